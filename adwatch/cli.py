@@ -1,0 +1,255 @@
+"""The ``adwatch`` command line."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from adwatch.output import ads_table, counts_table, err, fail, out, print_json, runs_table
+from adwatch.settings import load_settings
+
+app = typer.Typer(help="Watch online ads for signs of exploitation and trafficking.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+sources_app = typer.Typer(help="Declarative source files (config/sources/*.yaml).", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]
+
+
+def _open_store(readonly: bool = True):  # type: ignore[no-untyped-def]
+    from index import open_store
+    from index.open import StoreConfigError
+
+    try:
+        return open_store(load_settings(), readonly=readonly)
+    except (StoreConfigError, OSError) as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from None
+
+
+@sources_app.command("list")
+def sources_list(as_json: JsonOpt = False) -> None:
+    """List the configured sources."""
+    from config.source_schema import load_sources
+
+    settings = load_settings()
+    sources, problems = load_sources(settings.get("ADWATCH_SOURCES_DIR"))
+    for problem in problems:
+        fail(str(problem))
+    rows = [{"name": s.name, "kind": s.kind, "enabled": s.enabled, "start_urls": s.start_urls,
+             "description": s.description} for s in sources.values()]
+    if as_json:
+        print_json(rows)
+    else:
+        from rich.table import Table
+
+        table = Table(title="sources", title_justify="left")
+        for name in ("name", "kind", "enabled", "start URL", "description"):
+            table.add_column(name)
+        for row in rows:
+            table.add_row(row["name"], row["kind"], "yes" if row["enabled"] else "no", row["start_urls"][0],
+                          row["description"])
+        out.print(table)
+    if problems:
+        raise typer.Exit(1)
+
+
+@sources_app.command("validate")
+def sources_validate(
+    files: Annotated[list[str] | None, typer.Argument(help="Source files (default: every configured one).")] = None,
+) -> None:
+    """Check source files; one line per problem (file: field: reason), exit 1 if any."""
+    from pathlib import Path
+
+    from config.source_schema import load_sources, parse_source
+
+    if files:
+        problems = [p for f in files for p in parse_source(Path(f))[1]]
+        count = len(files)
+    else:
+        sources, problems = load_sources(load_settings().get("ADWATCH_SOURCES_DIR"))
+        count = len(sources) + len({p.file for p in problems})
+    for problem in problems:
+        fail(str(problem))
+    if problems:
+        raise typer.Exit(1)
+    err.print(f"{count} source file(s) valid")
+
+
+@app.command()
+def crawl(
+    sources: Annotated[list[str] | None, typer.Argument(help="Source names.")] = None,
+    all_sources: Annotated[bool, typer.Option("--all", help="Crawl every enabled source.")] = False,
+    base_url: Annotated[str | None, typer.Option(help="Crawl the source(s) on another host, e.g. a mirror.")] = None,
+    refresh: Annotated[bool, typer.Option(help="Fetch ads again even if indexed.")] = False,
+    log_level: Annotated[str, typer.Option(help="Scrapy log level on stderr.")] = "WARNING",
+    as_json: JsonOpt = False,
+) -> None:
+    """Crawl sources into the index."""
+    from adwatch.crawling import run_crawls
+    from config.source_schema import load_sources
+
+    settings = load_settings({"LOG_LEVEL": log_level.upper()})
+    known, problems = load_sources(settings.get("ADWATCH_SOURCES_DIR"))
+    for problem in problems:
+        fail(f"skipped: {problem}")
+    names = [n for n, s in known.items() if s.enabled] if all_sources else list(sources or [])
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        fail(f"unknown source(s): {', '.join(unknown)}" if unknown else "name a source or use --all")
+        raise typer.Exit(2)
+    runs = run_crawls(settings, names, base_url=base_url, refresh=refresh)
+    if as_json:
+        print_json(runs)
+    else:
+        out.print(runs_table(runs))
+    if any(run["status"] != "ok" for run in runs) or len(runs) < len(names):
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words, "phrases", OR, -exclude, prefix*.')] = "",
+    phone: Annotated[str | None, typer.Option(help="A phone number in any format.")] = None,
+    town: Annotated[list[str] | None, typer.Option(help="Town (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option(help="7d, 24h, 2w or a date.")] = None,
+    until: Annotated[str | None, typer.Option(help="A date.")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Source (repeatable).")] = None,
+    sort: Annotated[str | None, typer.Option(help="relevance or newest.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the index."""
+    from adwatch.lookup import build_query
+
+    try:
+        q = build_query(query, phone=phone, towns=town or [], since=since, until=until, sources=source or [],
+                        sort=sort, limit=limit, offset=offset)
+    except ValueError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from None
+    store = _open_store()
+    result = store.search(q)
+    store.close()
+    if as_json:
+        print_json({"total": result.total, "hits": result.hits, "facets": result.facets})
+        return
+    out.print(ads_table(result.hits, title=f"{result.total} ads (showing {len(result.hits)} from {offset})"))
+    if result.facets.get("town"):
+        out.print(counts_table("by town", dict(list(result.facets["town"].items())[:10]), "town"))
+
+
+@app.command()
+def show(ad_id: str, as_json: JsonOpt = False) -> None:
+    """Show one ad with everything adwatch knows about it."""
+    store = _open_store()
+    ad = store.get_ad(ad_id)
+    versions = store.ad_versions(ad_id) if ad else []
+    store.close()
+    if ad is None:
+        fail(f"no ad {ad_id!r}")
+        raise typer.Exit(1)
+    if as_json:
+        print_json(ad | {"versions": versions})
+        return
+    for key in ("id", "source", "url", "title", "posted_at", "first_seen_at", "last_seen_at", "removed_at",
+                "town", "county", "poster", "age", "price", "currency", "language", "version"):
+        out.print(f"[bold]{key:>14}[/bold]  {ad.get(key) if ad.get(key) is not None else ''}")
+    for detail in ad.get("phone_details") or []:
+        out.print(f"[bold]{'phone':>14}[/bold]  {detail['e164']}  ({detail['line_type']}, written {detail['raw']!r})")
+    towns = ", ".join(f"{t['name']} ({t['found_in']})" for t in ad.get("towns") or [])
+    out.print(f"[bold]{'towns':>14}[/bold]  {towns}")
+    out.print()
+    out.print(ad.get("text") or "")
+
+
+@app.command()
+def phones(phone: str, as_json: JsonOpt = False) -> None:
+    """Every ad, town and date for one phone number."""
+    from nlp.phones import normalize_phone
+
+    settings = load_settings()
+    e164 = normalize_phone(phone, settings.get("ADWATCH_DEFAULT_REGION"))
+    if e164 is None:
+        fail(f"not a valid phone number: {phone!r}")
+        raise typer.Exit(2)
+    store = _open_store()
+    record = store.phone_record(e164)
+    ads = store.phone_ads(e164)
+    store.close()
+    if as_json:
+        print_json({"phone": e164, "registry": record, "ads": ads})
+        return
+    if record is None:
+        err.print(f"{e164}: never seen")
+        raise typer.Exit(1)
+    out.print(f"[bold]{e164}[/bold]: {record['ads_count']} ads, first seen {record['first_seen_at']} in "
+              f"{record['first_town'] or '?'}, last seen {record['last_seen_at']}; towns: {', '.join(record['towns'])}")
+    out.print(ads_table(ads))
+
+
+@app.command()
+def stats(as_json: JsonOpt = False) -> None:
+    """What the index holds: ads, phones, towns, sources."""
+    store = _open_store()
+    summary = store.summary()
+    store.close()
+    if as_json:
+        print_json(summary)
+        return
+    from adwatch.report import print_summary
+
+    print_summary(summary)
+
+
+@app.command()
+def runs(source: Annotated[str | None, typer.Option()] = None,
+         limit: Annotated[int, typer.Option(min=1)] = 20, as_json: JsonOpt = False) -> None:
+    """Recent crawl runs."""
+    store = _open_store()
+    rows = store.runs(source, limit)
+    store.close()
+    if as_json:
+        print_json(rows)
+    else:
+        out.print(runs_table(rows))
+
+
+@app.command("demo-site")
+def demo_site(port: Annotated[int, typer.Option(help="0 picks a free port.")] = 8765,
+              seed: Annotated[int, typer.Option()] = 7) -> None:
+    """Serve the synthetic demo site on 127.0.0.1 until Ctrl-C."""
+    from adwatch.demo.server import DemoSite
+
+    site = DemoSite(seed=seed)
+    url = site.start(port=port)
+    err.print(f"demo site on {url} ({len(site.ads)} synthetic ads); Ctrl-C stops it")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        site.stop()
+
+
+@app.command()
+def demo(serve: Annotated[bool, typer.Option(help="Keep serving the demo site when done.")] = True,
+         port: Annotated[int, typer.Option(help="Demo site port; 0 picks a free one.")] = 0,
+         seed: Annotated[int, typer.Option()] = 7) -> None:
+    """The whole pipeline on the bundled demo site: crawl, enrich, index, summary, searches."""
+    from adwatch.demo_run import run_demo
+
+    raise typer.Exit(run_demo(port=port, seed=seed, serve=serve))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

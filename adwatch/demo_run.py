@@ -1,0 +1,77 @@
+"""``adwatch demo``: serve the demo site, crawl every source from it, then show what was found."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from adwatch.output import ads_table, err, out
+from adwatch.report import print_summary
+from adwatch.settings import load_settings
+from index.store import Store
+
+DEFAULT_PORT = 8765
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _examples(store: Store) -> None:
+    from adwatch.lookup import build_query
+
+    summary = store.summary()
+    top_town = next(iter(summary["top_towns"]), None)
+    searches: list[tuple[str, dict[str, object]]] = [
+        ('search \'"ny i stan"\'', {"text": '"ny i stan"'}),
+        ("search 'massage -thai'", {"text": "massage -thai"}),
+    ]
+    if top_town:
+        searches.append((f"search --town {top_town} --since 30d", {"towns": [top_town], "since": "30d"}))
+    for label, kwargs in searches:
+        query = build_query(limit=5, **kwargs)  # type: ignore[arg-type]
+        result = store.search(query)
+        out.print(ads_table(result.hits, title=f"adwatch {label} → {result.total} ads"))
+    for phone in summary["top_phones"][:1]:
+        ads = store.phone_ads(phone["e164"])
+        out.print(ads_table(ads, title=f"adwatch phones {phone['e164']} → {phone['ads']} ads in "
+                            f"{', '.join(phone['towns'])}"))
+
+
+def run_demo(port: int = 0, seed: int = 7, serve: bool = True) -> int:
+    from adwatch.crawling import run_crawls
+    from adwatch.demo.server import DemoSite
+    from config.source_schema import load_sources
+    from index import open_store
+
+    settings = load_settings({"LOG_LEVEL": "WARNING"})
+    site = DemoSite(seed=seed)
+    chosen = port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else 0)
+    base_url = site.start(port=chosen)
+    err.print(f"demo site on {base_url} ({len(site.ads)} synthetic ads)")
+    sources, _ = load_sources(settings.get("ADWATCH_SOURCES_DIR"))
+    names = [name for name, source in sources.items() if source.enabled]
+    err.print(f"crawling {', '.join(names)} …")
+    started = time.monotonic()
+    runs = run_crawls(settings, names, base_url=base_url)
+    err.print(f"crawled in {time.monotonic() - started:.1f} s")
+    from adwatch.output import runs_table
+
+    out.print(runs_table(runs))
+    store = open_store(settings, readonly=True)
+    try:
+        print_summary(store.summary())
+        _examples(store)
+    finally:
+        store.close()
+    failed = [run for run in runs if run["status"] != "ok"]
+    if serve:
+        err.print(f"demo site still on {base_url}; try 'adwatch search …' in another shell. Ctrl-C stops it.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    site.stop()
+    return 1 if failed else 0

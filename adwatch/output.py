@@ -1,0 +1,62 @@
+"""Output for humans (rich tables on stdout) and for tools (JSON only on stdout)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str, indent=None) + "\n")
+
+
+def fail(message: str) -> None:
+    """One clear line on stderr; the caller decides the exit code."""
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+
+
+def _short(text: str | None, width: int) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def ads_table(hits: list[dict[str, Any]], title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False, title_justify="left")
+    for name in ("date", "town", "phones", "title", "id"):
+        table.add_column(name, overflow="fold" if name == "phones" else "ellipsis")
+    for ad in hits:
+        table.add_row(
+            (ad.get("posted_at") or ad.get("first_seen_at") or "")[:10],
+            ad.get("town") or "",
+            "\n".join(ad.get("phones") or []),
+            _short(ad.get("title"), 48),
+            ad.get("id") or "",
+        )
+    return table
+
+
+def counts_table(title: str, counts: dict[str, int], label: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(label)
+    table.add_column("ads", justify="right")
+    for key, count in counts.items():
+        table.add_row(key, str(count))
+    return table
+
+
+def runs_table(runs: list[dict[str, Any]]) -> Table:
+    table = Table(title="crawl runs", title_justify="left")
+    for name in ("id", "source", "started", "status", "pages", "new", "updated", "errors"):
+        table.add_column(name, justify="right" if name in ("id", "pages", "new", "updated", "errors") else "left")
+    for run in runs:
+        status = run["status"] + (f" ({run['reason']})" if run.get("reason") else "")
+        table.add_row(str(run["id"]), run["source"], run["started_at"], status, str(run["pages"]),
+                      str(run["new_ads"]), str(run["updated_ads"]), str(run["errors"]))
+    return table

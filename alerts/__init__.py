@@ -1,0 +1,3 @@
+"""Alert rules and notifiers (see the alerts issue); nothing fires yet."""
+
+from __future__ import annotations

@@ -1,0 +1,71 @@
+"""Scrapy and adwatch settings: every setting is declared here once, with its default.
+
+This is the only module that reads the environment (house rule 2). Scrapy loads it
+through scrapy.cfg; the adwatch CLI loads it with ``get_project_settings()``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_CONFIG_DIR = Path(__file__).resolve().parent
+
+BOT_NAME = "adwatch"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+SPIDER_LOADER_CLASS = "spiders.loader.SourceSpiderLoader"
+
+# --- adwatch: where things live -------------------------------------------------
+# The data folder (store, evidence, logs); several worlds can live side by side.
+ADWATCH_HOME = os.environ.get("ADWATCH_HOME", "data")
+# The store: "sqlite" (file in ADWATCH_HOME), "sqlite:///path/to/file.db".
+ADWATCH_STORE = os.environ.get("ADWATCH_STORE", "sqlite")
+# Folder of declarative source files (one YAML per site).
+ADWATCH_SOURCES_DIR = str(_CONFIG_DIR / "sources")
+# Default phone region when a source does not say (ISO 3166 alpha-2).
+ADWATCH_DEFAULT_REGION = "SE"
+
+# --- adwatch: pipeline behaviour ------------------------------------------------
+# Ads written to the store per transaction; a crash loses at most one unflushed batch,
+# which the next crawl fetches again because it was never indexed.
+ADWATCH_STORE_BATCH_SIZE = 50
+# Keep at most this many characters of an ad's text; longer text is cut, not dropped.
+ADWATCH_MAX_TEXT_CHARS = 20_000
+
+# --- Scrapy: politeness and robustness ------------------------------------------
+# An identifying User-Agent: site operators can see who crawls and why.
+USER_AGENT = "adwatch/0.1 (+https://github.com/adwatch/adwatch; research crawler)"
+# robots.txt is obeyed by default; a source file can only override this explicitly.
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.25
+DOWNLOAD_TIMEOUT = 30
+# Pages above this size are aborted by Scrapy itself; the spider skips smaller giants.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+# Retry 5xx and 429 a few times; AutoThrottle backs off when the site slows down.
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+# Honour Retry-After and back off on 429/503; above RetryMiddleware (550) so it sees them first.
+DOWNLOADER_MIDDLEWARES = {"spiders.backoff.BackoffMiddleware": 560}
+ADWATCH_BACKOFF_BASE = 1.0  # seconds of extra delay after the first 429/503
+ADWATCH_BACKOFF_MAX = 60.0  # ceiling for the extra delay
+
+ITEM_PIPELINES = {
+    "pipelines.normalize.NormalizePipeline": 100,
+    "pipelines.dedupe.DedupePipeline": 200,
+    "pipelines.enrich.EnrichPipeline": 300,
+    "pipelines.store.StorePipeline": 800,
+}
+EXTENSIONS = {"pipelines.crawlrun.CrawlRunRecorder": 500}
+
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+TELNETCONSOLE_ENABLED = False

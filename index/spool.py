@@ -1,0 +1,52 @@
+"""A durable local queue for writes the store could not take (locked, full, unreachable).
+
+Each failed batch becomes one JSON-lines file named by time and sequence, written
+atomically (temp file + rename) and fsynced; ``replay`` applies them in order and
+deletes each only after the store accepted it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Batch = list[dict[str, Any]]
+
+
+class Spool:
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self._seq = 0
+
+    def append(self, kind: str, batch: Batch) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._seq += 1
+        path = self.folder / f"{time.time_ns():020d}-{os.getpid()}-{self._seq:06d}.{kind}.jsonl"
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as out:
+            for record in batch:
+                out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(path)
+        return path
+
+    def pending(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(self.folder.glob("*.jsonl"))
+
+    def replay(self, apply: Callable[[str, Batch], None]) -> int:
+        """Apply pending batches oldest first; stop at the first failure (it stays queued)."""
+        done = 0
+        for path in self.pending():
+            kind = path.name.rsplit(".", 2)[-2]
+            lines = path.read_text(encoding="utf-8").splitlines()
+            apply(kind, [json.loads(line) for line in lines if line.strip()])
+            path.unlink()
+            done += 1
+        return done

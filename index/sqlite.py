@@ -1,0 +1,346 @@
+"""The default store: one SQLite file in WAL mode with an FTS5 index.
+
+Every batch is one transaction (ads, phone links, town links, phone registry), so a
+crash leaves the file consistent: a batch is either all there or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from index.fts import to_fts
+from index.query import SearchQuery, SearchResult
+from index.sqlite_schema import LATEST, MIGRATIONS
+from index.store import AdState, WriteOutcome
+from index.timeutil import iso
+
+_JSON_FIELDS = ("images", "phones", "phone_details", "contacts", "towns", "indicators", "evidence")
+_AD_COLUMNS = (
+    "id source url site_id title text posted_at first_seen_at last_seen_at removed_at seen_date "
+    "location poster age price currency phone_field images phones phone_details contacts towns "
+    "town county lat lon language indicators indicator_score evidence content_hash version"
+).split()
+_FACET_LIMIT = 25
+
+
+class SchemaTooNew(RuntimeError):
+    pass
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class SqliteStore:
+    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
+        self.db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA busy_timeout = 30000")
+        if not readonly:
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.migrate()
+
+    # --- schema -----------------------------------------------------------------
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        current = self.schema_version()
+        if current > LATEST:
+            raise SchemaTooNew(f"{self.path}: schema v{current} is newer than this adwatch (v{LATEST})")
+        for version, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(sql):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {version}")
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- writes -----------------------------------------------------------------
+    def ad_states(self, ids: Iterable[str]) -> dict[str, AdState]:
+        out: dict[str, AdState] = {}
+        for chunk in _chunks(list(ids)):
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT id, content_hash, version, first_seen_at FROM ads WHERE id IN ({marks})", chunk
+            )
+            for row in rows:
+                out[row["id"]] = AdState(row["content_hash"], row["version"], row["first_seen_at"])
+        return out
+
+    def known_ids(self, ids: Iterable[str]) -> set[str]:
+        return set(self.ad_states(ids))
+
+    def write_ads(self, ads: Sequence[dict[str, Any]]) -> WriteOutcome:
+        new = updated = 0
+        touched_phones: set[str] = set()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for ad in ads:
+                is_new = self._write_one(ad)
+                new += is_new
+                updated += not is_new
+                touched_phones.update(self._link(ad))
+            self._refresh_phone_counts(touched_phones)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return WriteOutcome(new, updated)
+
+    def _write_one(self, ad: dict[str, Any]) -> bool:
+        old = self.db.execute(
+            "SELECT content_hash, version, title, text, phones, first_seen_at FROM ads WHERE id = ?",
+            (ad["id"],),
+        ).fetchone()
+        row = {column: ad.get(column) for column in _AD_COLUMNS}
+        for name in _JSON_FIELDS:
+            row[name] = json.dumps(row[name] if row[name] is not None else ([] if name != "evidence" else None))
+        row["seen_date"] = ad.get("posted_at") or ad.get("first_seen_at")
+        if old is not None:
+            # Keep the earliest first sighting whatever the item says.
+            row["first_seen_at"] = min(filter(None, [old["first_seen_at"], row["first_seen_at"]]))
+            row["seen_date"] = ad.get("posted_at") or row["first_seen_at"]
+            if old["content_hash"] != row["content_hash"]:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO ad_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (ad["id"], old["version"], old["content_hash"], old["title"], old["text"], old["phones"],
+                     row["last_seen_at"]),
+                )
+                row["version"] = max(int(row["version"] or 1), old["version"] + 1)
+        columns = ", ".join(_AD_COLUMNS)
+        marks = ", ".join(f":{c}" for c in _AD_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _AD_COLUMNS if c != "id")
+        self.db.execute(
+            f"INSERT INTO ads ({columns}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}", row
+        )
+        return old is None
+
+    def _link(self, ad: dict[str, Any]) -> set[str]:
+        ad_id = ad["id"]
+        previous = {r[0] for r in self.db.execute("SELECT e164 FROM ad_phones WHERE ad_id = ?", (ad_id,))}
+        self.db.execute("DELETE FROM ad_phones WHERE ad_id = ?", (ad_id,))
+        self.db.execute("DELETE FROM ad_towns WHERE ad_id = ?", (ad_id,))
+        phones = sorted(set(ad.get("phones") or []))
+        towns = sorted({t["name"] for t in ad.get("towns") or [] if t.get("name")})
+        self.db.executemany("INSERT INTO ad_phones VALUES (?, ?)", [(ad_id, p) for p in phones])
+        self.db.executemany("INSERT INTO ad_towns VALUES (?, ?)", [(ad_id, t) for t in towns])
+        seen = ad.get("last_seen_at") or ad.get("first_seen_at")
+        first = ad.get("first_seen_at") or seen
+        for e164 in phones:
+            # The INSERT decides "first seen" atomically: inside this transaction only one
+            # writer can create the row; everyone else updates last_seen_at.
+            self.db.execute(
+                "INSERT INTO phones (e164, first_seen_at, first_town, first_ad, last_seen_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(e164) DO UPDATE SET "
+                "last_seen_at = max(last_seen_at, excluded.last_seen_at)",
+                (e164, first, ad.get("town"), ad_id, seen),
+            )
+        return set(phones) | previous
+
+    def _refresh_phone_counts(self, phones: set[str]) -> None:
+        for e164 in phones:
+            rows = self.db.execute(
+                "SELECT DISTINCT t.town FROM ad_phones p JOIN ad_towns t ON t.ad_id = p.ad_id "
+                "WHERE p.e164 = ? ORDER BY t.town",
+                (e164,),
+            ).fetchall()
+            count = self.db.execute("SELECT count(*) FROM ad_phones WHERE e164 = ?", (e164,)).fetchone()[0]
+            self.db.execute(
+                "UPDATE phones SET ads_count = ?, towns = ? WHERE e164 = ?",
+                (count, json.dumps([r[0] for r in rows], ensure_ascii=False), e164),
+            )
+
+    def touch(self, sightings: Sequence[tuple[str, str]]) -> int:
+        if not sightings:
+            return 0
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            matched = 0
+            for ad_id, seen_at in sightings:
+                cur = self.db.execute(
+                    "UPDATE ads SET last_seen_at = max(last_seen_at, ?) WHERE id = ?", (seen_at, ad_id)
+                )
+                matched += cur.rowcount
+                self.db.execute(
+                    "UPDATE phones SET last_seen_at = max(last_seen_at, ?) "
+                    "WHERE e164 IN (SELECT e164 FROM ad_phones WHERE ad_id = ?)",
+                    (seen_at, ad_id),
+                )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return matched
+
+    # --- reads ------------------------------------------------------------------
+    @staticmethod
+    def _ad(row: sqlite3.Row) -> dict[str, Any]:
+        ad = dict(row)
+        for name in _JSON_FIELDS:
+            if name in ad and ad[name] is not None:
+                ad[name] = json.loads(ad[name])
+        ad.pop("seen_date", None)
+        return ad
+
+    def get_ad(self, ad_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM ads WHERE id = ?", (ad_id,)).fetchone()
+        return self._ad(row) if row else None
+
+    def ad_versions(self, ad_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM ad_versions WHERE ad_id = ? ORDER BY version", (ad_id,))
+        return [dict(r) | {"phones": json.loads(r["phones"] or "[]")} for r in rows]
+
+    def _where(self, query: SearchQuery) -> tuple[str, str, list[Any]]:
+        """FROM/JOIN clause, WHERE clause and parameters for a query."""
+        params: list[Any] = []
+        joins = "FROM ads a"
+        where = ["1 = 1"]
+        fts = to_fts(query.text)
+        if fts.positive:
+            joins += (
+                " JOIN (SELECT rowid AS rid, bm25(ads_fts, 5.0, 1.0) AS rank FROM ads_fts "
+                "WHERE ads_fts MATCH ?) m ON m.rid = a.rowid"
+            )
+            params.append(fts.positive)
+        if fts.negative:
+            where.append("a.rowid NOT IN (SELECT rowid FROM ads_fts WHERE ads_fts MATCH ?)")
+            params.append(fts.negative)
+        if query.phone:
+            where.append("a.id IN (SELECT ad_id FROM ad_phones WHERE e164 = ?)")
+            params.append(query.phone)
+        if query.towns:
+            marks = ",".join("?" * len(query.towns))
+            where.append(f"a.id IN (SELECT ad_id FROM ad_towns WHERE town IN ({marks}))")
+            params.extend(query.towns)
+        if query.sources:
+            where.append(f"a.source IN ({','.join('?' * len(query.sources))})")
+            params.extend(query.sources)
+        if query.since:
+            where.append("a.seen_date >= ?")
+            params.append(iso(query.since))
+        if query.until:
+            where.append("a.seen_date < ?")
+            params.append(iso(query.until))
+        return joins, " AND ".join(where), params
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        joins, where, params = self._where(query)
+        has_rank = "JOIN (SELECT rowid AS rid" in joins
+        order = (
+            "m.rank, a.seen_date DESC, a.id"
+            if query.effective_sort == "relevance" and has_rank
+            else "a.seen_date DESC, a.id"
+        )
+        total = self.db.execute(f"SELECT count(*) {joins} WHERE {where}", params).fetchone()[0]
+        rows = self.db.execute(
+            f"SELECT a.* {joins} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*params, max(0, query.limit), max(0, query.offset)],
+        ).fetchall()
+        facets: dict[str, dict[str, int]] = {}
+        if query.facets:
+            inner = f"SELECT a.id {joins} WHERE {where}"
+            facets["town"] = self._facet(
+                f"SELECT t.town, count(*) FROM ad_towns t WHERE t.ad_id IN ({inner}) "
+                f"GROUP BY t.town ORDER BY 2 DESC, 1 LIMIT {_FACET_LIMIT}",
+                params,
+            )
+            facets["source"] = self._facet(
+                f"SELECT a.source, count(*) {joins} WHERE {where} GROUP BY a.source ORDER BY 2 DESC, 1", params
+            )
+        return SearchResult(total=total, hits=[self._ad(r) for r in rows], facets=facets)
+
+    def _facet(self, sql: str, params: list[Any]) -> dict[str, int]:
+        return {row[0]: row[1] for row in self.db.execute(sql, params)}
+
+    def phone_record(self, e164: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM phones WHERE e164 = ?", (e164,)).fetchone()
+        if row is None:
+            return None
+        return dict(row) | {"towns": json.loads(row["towns"])}
+
+    def phone_ads(self, e164: str) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT a.* FROM ads a JOIN ad_phones p ON p.ad_id = a.id WHERE p.e164 = ? "
+            "ORDER BY a.seen_date, a.id",
+            (e164,),
+        )
+        return [self._ad(r) for r in rows]
+
+    # --- crawl runs -------------------------------------------------------------
+    def start_run(self, source: str, started_at: str) -> int:
+        cur = self.db.execute("INSERT INTO crawl_runs (source, started_at) VALUES (?, ?)", (source, started_at))
+        return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, **fields: Any) -> None:
+        allowed = {"finished_at", "status", "pages", "new_ads", "updated_ads", "removed_ads", "errors", "reason",
+                   "stats"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"unknown crawl run fields: {sorted(unknown)}")
+        if "stats" in fields:
+            fields["stats"] = json.dumps(fields["stats"], default=str)
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        self.db.execute(f"UPDATE crawl_runs SET {sets} WHERE id = ?", [*fields.values(), run_id])
+
+    def runs(self, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM crawl_runs"
+        params: list[Any] = []
+        if source:
+            sql += " WHERE source = ?"
+            params.append(source)
+        rows = self.db.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [dict(r) | {"stats": json.loads(r["stats"])} for r in rows]
+
+    def summary(self, top: int = 10) -> dict[str, Any]:
+        one = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "ads": one("SELECT count(*) FROM ads"),
+            "phones": one("SELECT count(*) FROM phones"),
+            "towns": one("SELECT count(DISTINCT town) FROM ad_towns"),
+            "sources": self._facet("SELECT source, count(*) FROM ads GROUP BY source ORDER BY 2 DESC", []),
+            "top_towns": self._facet(
+                f"SELECT town, count(*) FROM ad_towns GROUP BY town ORDER BY 2 DESC, 1 LIMIT {int(top)}", []
+            ),
+            "multi_town_phones": one("SELECT count(*) FROM phones WHERE json_array_length(towns) > 1"),
+            "top_phones": [
+                {"e164": r["e164"], "ads": r["ads_count"], "towns": json.loads(r["towns"])}
+                for r in self.db.execute(
+                    "SELECT e164, ads_count, towns FROM phones "
+                    f"ORDER BY json_array_length(towns) DESC, ads_count DESC, e164 LIMIT {int(top)}"
+                )
+            ],
+        }
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (triggers contain ';' inside BEGIN … END)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--") and not buffer.strip():
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

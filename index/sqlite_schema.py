@@ -1,0 +1,117 @@
+"""Versioned schema of the SQLite store. Append a migration; never edit a released one."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE ads (
+            id TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            url TEXT NOT NULL,
+            site_id TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL DEFAULT '',
+            posted_at TEXT,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            removed_at TEXT,
+            seen_date TEXT NOT NULL,          -- posted_at, else first_seen_at: what date filters use
+            location TEXT,
+            poster TEXT,
+            age INTEGER,
+            price INTEGER,
+            currency TEXT,
+            phone_field TEXT,
+            images TEXT NOT NULL DEFAULT '[]',
+            phones TEXT NOT NULL DEFAULT '[]',
+            phone_details TEXT NOT NULL DEFAULT '[]',
+            contacts TEXT NOT NULL DEFAULT '[]',
+            towns TEXT NOT NULL DEFAULT '[]',
+            town TEXT,
+            county TEXT,
+            lat REAL,
+            lon REAL,
+            language TEXT,
+            indicators TEXT NOT NULL DEFAULT '[]',
+            indicator_score REAL NOT NULL DEFAULT 0,
+            evidence TEXT,
+            content_hash TEXT,
+            version INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX ads_seen_date ON ads(seen_date);
+        CREATE INDEX ads_source ON ads(source, seen_date);
+        CREATE INDEX ads_town ON ads(town);
+
+        CREATE TABLE ad_versions (
+            ad_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            content_hash TEXT,
+            title TEXT,
+            text TEXT,
+            phones TEXT,
+            replaced_at TEXT NOT NULL,
+            PRIMARY KEY (ad_id, version)
+        );
+
+        CREATE TABLE ad_phones (
+            ad_id TEXT NOT NULL,
+            e164 TEXT NOT NULL,
+            PRIMARY KEY (e164, ad_id)
+        );
+        CREATE INDEX ad_phones_ad ON ad_phones(ad_id);
+
+        CREATE TABLE ad_towns (
+            ad_id TEXT NOT NULL,
+            town TEXT NOT NULL,
+            PRIMARY KEY (town, ad_id)
+        );
+        CREATE INDEX ad_towns_ad ON ad_towns(ad_id);
+
+        CREATE TABLE phones (
+            e164 TEXT PRIMARY KEY,
+            first_seen_at TEXT NOT NULL,
+            first_town TEXT,
+            first_ad TEXT,
+            last_seen_at TEXT NOT NULL,
+            ads_count INTEGER NOT NULL DEFAULT 0,
+            towns TEXT NOT NULL DEFAULT '[]'
+        );
+
+        CREATE TABLE crawl_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            source TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL DEFAULT 'running',
+            pages INTEGER NOT NULL DEFAULT 0,
+            new_ads INTEGER NOT NULL DEFAULT 0,
+            updated_ads INTEGER NOT NULL DEFAULT 0,
+            removed_ads INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            reason TEXT,
+            stats TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX crawl_runs_source ON crawl_runs(source, started_at);
+
+        -- Full text over title + text; diacritics folded so "Gavle" finds "Gävle".
+        CREATE VIRTUAL TABLE ads_fts USING fts5(
+            title, text, content='ads', content_rowid='rowid',
+            tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER ads_fts_insert AFTER INSERT ON ads BEGIN
+            INSERT INTO ads_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);
+        END;
+        CREATE TRIGGER ads_fts_delete AFTER DELETE ON ads BEGIN
+            INSERT INTO ads_fts(ads_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
+        END;
+        CREATE TRIGGER ads_fts_update AFTER UPDATE OF title, text ON ads BEGIN
+            INSERT INTO ads_fts(ads_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
+            INSERT INTO ads_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);
+        END;
+        """,
+    ),
+]
+
+LATEST = MIGRATIONS[-1][0]

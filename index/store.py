@@ -1,0 +1,58 @@
+"""The Store protocol: what the pipelines, the CLI and later the web UI need of an index.
+
+The SQLite store implements it today; the Elasticsearch store implements the same.
+Ads go in and come out as plain dicts with the fields of ``spiders.items.Ad``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from index.query import SearchQuery, SearchResult
+
+
+@dataclass(frozen=True)
+class AdState:
+    content_hash: str | None
+    version: int
+    first_seen_at: str | None
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    new: int
+    updated: int
+
+
+class Store(Protocol):
+    def ad_states(self, ids: Iterable[str]) -> dict[str, AdState]: ...
+
+    def known_ids(self, ids: Iterable[str]) -> set[str]: ...
+
+    def write_ads(self, ads: Sequence[dict[str, Any]]) -> WriteOutcome: ...
+
+    def touch(self, sightings: Sequence[tuple[str, str]]) -> int:
+        """(ad id, seen_at) pairs: the ad was still listed; returns how many matched."""
+        ...
+
+    def get_ad(self, ad_id: str) -> dict[str, Any] | None: ...
+
+    def ad_versions(self, ad_id: str) -> list[dict[str, Any]]: ...
+
+    def search(self, query: SearchQuery) -> SearchResult: ...
+
+    def phone_record(self, e164: str) -> dict[str, Any] | None: ...
+
+    def phone_ads(self, e164: str) -> list[dict[str, Any]]: ...
+
+    def start_run(self, source: str, started_at: str) -> int: ...
+
+    def finish_run(self, run_id: int, **fields: Any) -> None: ...
+
+    def runs(self, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]: ...
+
+    def summary(self, top: int = 10) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...

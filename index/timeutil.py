@@ -1,0 +1,41 @@
+"""One timestamp format everywhere: UTC ISO 8601 with a Z, so strings sort as times."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+_FMT = "%Y-%m-%dT%H:%M:%SZ"
+_SPAN = re.compile(r"^\s*(\d+)\s*([hdwmy])\s*$", re.I)
+_UNIT_DAYS = {"h": 1 / 24, "d": 1, "w": 7, "m": 30, "y": 365}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: attach a time zone before storing it")
+    return moment.astimezone(UTC).strftime(_FMT)
+
+
+def now_iso() -> str:
+    return iso(utcnow())
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.strptime(value, _FMT).replace(tzinfo=UTC)
+
+
+def parse_since(value: str, now: datetime | None = None) -> datetime:
+    """'7d', '24h', '2w', '3m', '1y' ago, or an ISO date/time ('2026-11-01')."""
+    match = _SPAN.match(value)
+    if match:
+        days = int(match.group(1)) * _UNIT_DAYS[match.group(2).lower()]
+        return (now or utcnow()) - timedelta(days=days)
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"not a time span (7d, 24h, 2w) or ISO date: {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

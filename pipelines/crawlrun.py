@@ -1,0 +1,67 @@
+"""Crawl-run recorder: every crawl becomes a row in the store's crawl runs.
+
+Status: ``ok`` when the spider finished, ``interrupted`` on Ctrl-C/SIGTERM or when
+Scrapy closed it early, ``failed`` when nothing could be fetched at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.statscollectors import StatsCollector
+
+from index import Store, store_for_crawler
+from index.timeutil import now_iso
+
+
+def run_status(reason: str, stats: dict[str, Any]) -> str:
+    if reason == "finished":
+        fetched = stats.get("adwatch/spider/listing_pages", 0) + stats.get("adwatch/spider/detail_pages", 0)
+        return "ok" if fetched else "failed"
+    if reason in ("shutdown", "closespider_timeout", "closespider_itemcount", "closespider_pagecount"):
+        return "interrupted"
+    return "failed"
+
+
+class CrawlRunRecorder:
+    def __init__(self, crawler: Crawler, store: Store, stats: StatsCollector) -> None:
+        self.crawler = crawler
+        self.store = store
+        self.stats = stats
+        self.run_id: int | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlRunRecorder:
+        assert crawler.stats is not None
+        recorder = cls(crawler, store_for_crawler(crawler), crawler.stats)
+        crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
+        # After the item pipelines have flushed (they close on spider_closed first).
+        crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
+        return recorder
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.run_id = self.store.start_run(spider.name, now_iso())
+        self.stats.set_value("adwatch/run_id", self.run_id)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.run_id is None:
+            return
+        stats = self.stats.get_stats()
+        errors = sum(v for k, v in stats.items() if k.startswith(("log_count/ERROR", "adwatch/spider/http_",
+                                                                    "adwatch/spider/download_error",
+                                                                    "adwatch/spider/parse_error")))
+        status = run_status(reason, stats)
+        self.store.finish_run(
+            self.run_id,
+            finished_at=now_iso(),
+            status=status,
+            pages=stats.get("response_received_count", 0),
+            new_ads=stats.get("adwatch/store/new", 0),
+            updated_ads=stats.get("adwatch/store/updated", 0),
+            errors=errors,
+            reason=reason if status != "ok" else None,
+            stats={k: v for k, v in stats.items() if k.startswith(("adwatch/", "downloader/response_status",
+                                                                   "item_", "response_"))},
+        )

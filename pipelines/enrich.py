@@ -1,0 +1,55 @@
+"""Enrich: ``nlp.extract`` turns the ad's text into phones, towns, language and indicators."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+from scrapy.statscollectors import StatsCollector
+
+import nlp
+from spiders.items import AdSighting
+
+logger = logging.getLogger(__name__)
+
+
+class EnrichPipeline:
+    def __init__(self, stats: StatsCollector) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> EnrichPipeline:
+        assert crawler.stats is not None
+        return cls(crawler.stats)
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, AdSighting):
+            return item
+        ad = ItemAdapter(item)
+        try:
+            facts = nlp.extract(
+                ad.get("text") or "",
+                title=ad.get("title") or None,
+                region=ad.get("region") or "SE",
+                location_field=ad.get("location"),
+                phone_field=ad.get("phone_field"),
+            )
+        except Exception as exc:  # a bad ad is indexed without facts rather than lost
+            self.stats.inc_value("adwatch/enrich/error")
+            logger.error("enrich failed for %s: %s", ad.get("url"), exc)
+            return item
+        for name, value in facts.items():
+            ad[name] = value
+        primary = facts["towns"][0] if facts["towns"] else None
+        if primary:
+            ad["town"], ad["county"] = primary["name"], primary["county"]
+            ad["lat"], ad["lon"] = primary["lat"], primary["lon"]
+        self.stats.inc_value("adwatch/enrich/ok")
+        self.stats.inc_value("adwatch/enrich/phones", len(facts["phones"]))
+        if not facts["phones"]:
+            self.stats.inc_value("adwatch/enrich/no_phone")
+        if not primary:
+            self.stats.inc_value("adwatch/enrich/no_town")
+        return item

@@ -1,0 +1,79 @@
+"""HTML → clean text, and the small parsers normalize uses (dates, ages, prices)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import warnings
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+from dateutil import parser as dateparser
+
+_BLOCKS = "p div br li tr h1 h2 h3 h4 h5 h6 section article dd dt blockquote".split()
+_SPACES = re.compile(r"[^\S\n]+")
+_BLANKS = re.compile(r"\n{3,}")
+_INT = re.compile(r"\d+")
+_RELATIVE = re.compile(r"^(idag|i dag|today|igår|i går|yesterday)\s*,?\s*(?:kl\.?\s*)?(\d{1,2})[:.](\d{2})$", re.I)
+_CURRENCIES = (("€", "EUR"), ("eur", "EUR"), ("$", "USD"), ("usd", "USD"), ("sek", "SEK"), ("kr", "SEK"),
+               (":-", "SEK"))
+
+
+def html_to_text(value: str) -> str:
+    """Tags out, block elements as line breaks, NFKC, spaces folded, blank lines kept short."""
+    if "<" in value and ">" in value:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+            soup = BeautifulSoup(value, "lxml")
+        for tag in soup(["script", "style", "noscript"]):
+            tag.decompose()
+        for tag in soup.find_all(_BLOCKS):
+            tag.insert_before("\n")
+            tag.insert_after("\n")
+        value = soup.get_text()
+    value = unicodedata.normalize("NFKC", value)
+    lines = [_SPACES.sub(" ", line).strip() for line in value.splitlines()]
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def parse_posted(value: str | None, zone: str, now: datetime | None = None) -> datetime | None:
+    """A page's date → aware datetime; a date without offset is in the source's time zone."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    tz = ZoneInfo(zone)
+    relative = _RELATIVE.match(text)
+    if relative:
+        local_now = (now or datetime.now(UTC)).astimezone(tz)
+        day = local_now.date() - timedelta(days=0 if relative.group(1).lower() in ("idag", "i dag", "today") else 1)
+        return datetime(day.year, day.month, day.day, int(relative.group(2)), int(relative.group(3)), tzinfo=tz)
+    try:
+        moment = dateparser.parse(text, dayfirst=False, yearfirst=True)
+    except (ValueError, OverflowError):
+        return None
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def parse_age(value: str | int | None) -> int | None:
+    if value is None:
+        return None
+    for match in _INT.findall(str(value)):
+        age = int(match)
+        if 16 <= age <= 99:
+            return age
+    return None
+
+
+def parse_price(value: str | int | None) -> tuple[int | None, str | None]:
+    if value is None:
+        return None, None
+    text = str(value).lower()
+    digits = re.search(r"\d[\d\s.]*", text)
+    if not digits:
+        return None, None
+    amount = int(re.sub(r"\D", "", digits.group(0)))
+    currency = next((code for mark, code in _CURRENCIES if mark in text), None)
+    return amount, currency

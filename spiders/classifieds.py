@@ -1,0 +1,150 @@
+"""The generic classifieds spider, driven by one declarative source file.
+
+Listing pages → detail pages → ``Ad`` items, following pagination. Incremental: a
+known ad is not fetched again (an ``AdSighting`` records that it is still listed),
+and paging stops at a listing page that holds only known ads — but only when the
+previous crawl of the source finished cleanly, so an interrupted crawl is resumed in
+full on the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import Any, ClassVar
+
+import scrapy
+from scrapy.crawler import Crawler
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from config.source_schema import Source
+from index import store_for_crawler
+from index.timeutil import now_iso
+from spiders.ids import ad_id, site_ad_id
+from spiders.items import Ad, AdSighting
+from spiders.pages import ListingPage, ad_page_class
+
+logger = logging.getLogger(__name__)
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+class SourceSpider(scrapy.Spider):
+    """Subclassed once per source file by ``spiders.loader`` (which sets ``source``)."""
+
+    source: ClassVar[Source]
+
+    def __init__(self, *args: Any, base_url: str | None = None, refresh: Any = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.src = self.source.rebased(base_url) if base_url else self.source
+        self.allowed_domains = list(self.src.allowed_domains)
+        self.refresh = _truthy(refresh)
+        self.page_cls = ad_page_class(self.src.page)
+        self.known_ids: Callable[[Iterable[str]], set[str]] = lambda ids: set()
+        self.resume_full = True  # until we know the previous run finished cleanly
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        store = store_for_crawler(crawler)
+        spider.known_ids = store.known_ids
+        previous = store.runs(spider.src.name, limit=1)
+        spider.resume_full = not previous or previous[0]["status"] != "ok"
+        return spider
+
+    @classmethod
+    def politeness_settings(cls) -> dict[str, Any]:
+        polite = cls.source.politeness
+        return {
+            "DOWNLOAD_DELAY": polite.delay,
+            "AUTOTHROTTLE_START_DELAY": max(polite.delay, 0.1),
+            "CONCURRENT_REQUESTS_PER_DOMAIN": polite.concurrency,
+            "AUTOTHROTTLE_TARGET_CONCURRENCY": float(polite.concurrency),
+            "ROBOTSTXT_OBEY": polite.obey_robots,
+        }
+
+    def _stat(self, key: str, count: int = 1) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(f"adwatch/spider/{key}", count)
+
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.src.start_urls:
+            yield scrapy.Request(url, callback=self.parse_listing, errback=self.on_error)
+
+    def parse_listing(self, response: Response) -> Iterator[Any]:
+        if not isinstance(response, TextResponse):
+            self._stat("not_text")
+            return
+        self._stat("listing_pages")
+        page = ListingPage(response, self.src)
+        urls = page.ad_urls()
+        if not urls:
+            self._stat("empty_listing")
+        ids = {url: ad_id(self.src.name, url, self.src.ad_id_pattern) for url in urls}
+        known = set() if self.refresh else self.known_ids(ids.values())
+        seen_at = now_iso()
+        for url, item_id in ids.items():
+            if item_id in known:
+                self._stat("known_ads")
+                yield AdSighting(id=item_id, source=self.src.name, url=url, seen_at=seen_at)
+            else:
+                yield scrapy.Request(url, callback=self.parse_ad, errback=self.on_error)
+        for url in page.listing_urls():
+            yield scrapy.Request(url, callback=self.parse_listing, errback=self.on_error)
+        next_url = page.next_page_url()
+        if next_url is None:
+            return
+        if urls and len(known) == len(ids) and self._may_stop_paging():
+            self._stat("stopped_paging")
+            logger.info("%s: every ad on %s is indexed; not paging further", self.src.name, response.url)
+            return
+        yield scrapy.Request(next_url, callback=self.parse_listing, errback=self.on_error)
+
+    def _may_stop_paging(self) -> bool:
+        return self.src.incremental.stop_on_known_page and not self.refresh and not self.resume_full
+
+    def parse_ad(self, response: Response) -> Iterator[Ad]:
+        if not isinstance(response, TextResponse):
+            self._stat("not_text")
+            return
+        self._stat("detail_pages")
+        page = self.page_cls(response, self.src)
+        try:
+            ad = Ad(
+                id=ad_id(self.src.name, response.url, self.src.ad_id_pattern),
+                source=self.src.name,
+                url=response.url,
+                site_id=site_ad_id(response.url, self.src.ad_id_pattern),
+                fetched_at=now_iso(),
+                region=self.src.region,
+                timezone=self.src.timezone,
+                title=page.title(),
+                text=page.text(),
+                posted_at=page.posted_at(),
+                location=page.location(),
+                poster=page.poster(),
+                age=page.age(),
+                price=page.price(),
+                phone_field=page.phone(),
+                images=page.images(),
+            )
+        except Exception as exc:  # one broken page must not stop the crawl
+            self._stat("parse_error")
+            logger.error("%s: cannot read ad page %s: %s", self.src.name, response.url, exc)
+            return
+        yield ad
+
+    def on_error(self, failure: Failure) -> None:
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            self._stat(f"http_{status}")
+            logger.warning("%s: HTTP %s for %s", self.src.name, status, failure.value.response.url)
+        else:
+            self._stat("download_error")
+            request = getattr(failure, "request", None)
+            logger.warning("%s: %s for %s", self.src.name, failure.getErrorMessage(),
+                           request.url if request else "?")

@@ -1,0 +1,40 @@
+"""Spider loader: the spiders in SPIDER_MODULES plus one spider per source file.
+
+So ``scrapy crawl annonsguiden`` and ``adwatch crawl annonsguiden`` run the same
+spider. A broken source file is reported (file, field, reason) and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy.settings import BaseSettings
+from scrapy.spiderloader import SpiderLoader
+
+from config.source_schema import Source, load_sources
+from spiders.classifieds import SourceSpider
+
+logger = logging.getLogger(__name__)
+
+
+def source_spider_class(source: Source) -> type[SourceSpider]:
+    attrs: dict[str, Any] = {"name": source.name, "source": source, "__module__": __name__}
+    cls = type(f"{source.name.title().replace('_', '')}Spider", (SourceSpider,), attrs)
+    cls.custom_settings = cls.politeness_settings()
+    return cls
+
+
+class SourceSpiderLoader(SpiderLoader):
+    def __init__(self, settings: BaseSettings) -> None:
+        super().__init__(settings)
+        sources, problems = load_sources(settings.get("ADWATCH_SOURCES_DIR"))
+        for problem in problems:
+            logger.error("source skipped: %s", problem)
+        for name, source in sources.items():
+            if not source.enabled:
+                continue
+            if name in self._spiders:
+                logger.error("source skipped: %s: name clashes with a spider class", name)
+                continue
+            self._spiders[name] = source_spider_class(source)
