@@ -9,8 +9,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+# Piped output is not cut to 80 columns: ids and phone numbers must survive intact.
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_json(value: Any) -> None:
@@ -18,8 +19,10 @@ def print_json(value: Any) -> None:
 
 
 def fail(message: str) -> None:
-    """One clear line on stderr; the caller decides the exit code."""
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    """One clear line on stderr (never wrapped, so tools can grep it); the caller decides the exit code."""
+    line = " ".join(message.split())
+    sys.stderr.write(f"error: {line}\n")
+    sys.stderr.flush()
 
 
 def _short(text: str | None, width: int) -> str:

@@ -22,7 +22,7 @@ ADWATCH_HOME = os.environ.get("ADWATCH_HOME", "data")
 # The store: "sqlite" (file in ADWATCH_HOME), "sqlite:///path/to/file.db".
 ADWATCH_STORE = os.environ.get("ADWATCH_STORE", "sqlite")
 # Folder of declarative source files (one YAML per site).
-ADWATCH_SOURCES_DIR = str(_CONFIG_DIR / "sources")
+ADWATCH_SOURCES_DIR = os.environ.get("ADWATCH_SOURCES_DIR", str(_CONFIG_DIR / "sources"))
 # Default phone region when a source does not say (ISO 3166 alpha-2).
 ADWATCH_DEFAULT_REGION = "SE"
 

@@ -25,6 +25,7 @@ _AD_COLUMNS = (
     "town county lat lon language indicators indicator_score evidence content_hash version"
 ).split()
 _FACET_LIMIT = 25
+_DEFAULTS: dict[str, Any] = {"title": "", "text": "", "indicator_score": 0.0, "version": 1}
 
 
 class SchemaTooNew(RuntimeError):
@@ -37,14 +38,13 @@ def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
 
 
 class SqliteStore:
-    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, readonly: bool = False, timeout: float = 30.0) -> None:
         self.path = Path(path)
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
-        self.db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+        self.db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA busy_timeout = 30000")
         if not readonly:
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
@@ -112,6 +112,7 @@ class SqliteStore:
             (ad["id"],),
         ).fetchone()
         row = {column: ad.get(column) for column in _AD_COLUMNS}
+        row.update({k: v for k, v in _DEFAULTS.items() if row[k] is None})
         for name in _JSON_FIELDS:
             row[name] = json.dumps(row[name] if row[name] is not None else ([] if name != "evidence" else None))
         row["seen_date"] = ad.get("posted_at") or ad.get("first_seen_at")

@@ -39,7 +39,7 @@ FICTION_RANGES: tuple[tuple[int, int], ...] = (
 def in_fiction_range(e164: str) -> bool:
     parsed = phonenumbers.parse(e164)
     return parsed.country_code == 46 and any(
-        lo <= parsed.national_number <= hi for lo, hi in FICTION_RANGES
+        lo <= (parsed.national_number or 0) <= hi for lo, hi in FICTION_RANGES
     )
 
 
@@ -58,6 +58,13 @@ def soup_a(body: bytes) -> BeautifulSoup:
 
 def soup_b(body: bytes) -> BeautifulSoup:
     return BeautifulSoup(body.decode("cp1252"), "lxml")
+
+
+def one(node: Tag, css: str) -> Tag:
+    """The single element a selector must find (fails the test when missing)."""
+    found = node.select_one(css)
+    assert found is not None, css
+    return found
 
 
 def text_of(node: Tag) -> str:
@@ -112,7 +119,7 @@ def test_count_is_honoured() -> None:
 
 def test_volume_sites_and_towns(ads: list[DemoAd]) -> None:
     assert len(ads) >= 300
-    towns = defaultdict(int)
+    towns: dict[str, int] = defaultdict(int)
     for ad in ads:
         towns[ad.town] += 1
     assert len(towns) >= 28
@@ -365,20 +372,20 @@ def test_site_a_town_nav_and_pages(site: DemoSite) -> None:
 
 def check_a_detail(ad: DemoAd, body: bytes) -> None:
     soup = soup_a(body)
-    assert soup.select_one("h1.ad-title").get_text() == ad.title
-    posted = soup.select_one("time.posted")
+    assert one(soup, "h1.ad-title").get_text() == ad.title
+    posted = one(soup, "time.posted")
     assert posted["datetime"] == ad.posted_at.isoformat()
     assert datetime.fromisoformat(str(posted["datetime"])) == ad.posted_at
     assert posted.get_text().endswith(ad.posted_at.strftime("%H:%M"))
-    assert soup.select_one("span.location").get_text() == ad.town
-    assert soup.select_one("span.poster").get_text() == ad.poster
+    assert one(soup, "span.location").get_text() == ad.town
+    assert one(soup, "span.poster").get_text() == ad.poster
     age = soup.select_one("span.age")
     assert (age.get_text() if age else None) == (None if ad.age is None else f"{ad.age} år")
     price = soup.select_one("span.price")
     assert (price.get_text() if price else "") == ad.price
     phone = soup.select_one("span.phone")
     assert (phone.get_text() if phone else "") == ad.phone_field
-    body_div = soup.select_one("div.ad-body")
+    body_div = one(soup, "div.ad-body")
     paras = [text_of(p).strip("\n") for p in body_div.select("p")]
     assert "\n\n".join(paras) == ad.text
     assert [img["src"] for img in soup.select("div.gallery img")] == list(ad.images)
@@ -420,9 +427,9 @@ def test_site_b_pagination_and_charset(site: DemoSite) -> None:
         page_rows = soup.select("table.listing tr.row")
         assert 0 < len(page_rows) <= 25
         for tr in page_rows:
-            link = tr.select_one("td.t a")
+            link = one(tr, "td.t a")
             rows.append((str(link["href"]), link.get_text(),
-                         tr.select_one("td.c").get_text(), tr.select_one("td.d").get_text()))
+                         one(tr, "td.c").get_text(), one(tr, "td.d").get_text()))
         nxt = soup.select_one("a.pager-next")
         url = site.base_url + str(nxt["href"]) if nxt else None
     expected = sorted((a for a in site.ads if a.site == "nl"),
@@ -439,16 +446,17 @@ def test_site_b_pagination_and_charset(site: DemoSite) -> None:
 
 def check_b_detail(ad: DemoAd, body: bytes) -> None:
     soup = soup_b(body)
-    listing = soup.select_one("#listing")
-    assert listing.select_one("h2").get_text() == ad.title
-    facts = {dt.get_text(): dt.find_next_sibling("dd").get_text()
-             for dt in listing.select("dl.facts dt")}
+    listing = one(soup, "#listing")
+    assert one(listing, "h2").get_text() == ad.title
+    facts = {dt.get_text(): dd.get_text()
+             for dt, dd in zip(listing.select("dl.facts dt"), listing.select("dl.facts dd"),
+                               strict=True)}
     local = ad.posted_at.astimezone(STOCKHOLM)
     expected = {"City": ad.town, "Posted": local.strftime("%Y-%m-%d %H:%M"), "Name": ad.poster,
                 "Age": "" if ad.age is None else str(ad.age), "Rate": ad.price,
                 "Phone": ad.phone_field}
     assert facts == {k: v for k, v in expected.items() if v}
-    assert text_of(listing.select_one("div.descr")) == ad.text
+    assert text_of(one(listing, "div.descr")) == ad.text
     assert [img["src"] for img in listing.select("div.pics img")] == list(ad.images)
 
 

@@ -143,7 +143,7 @@ def town_slug(name: str) -> str:
 
 def swedish_sort_key(name: str) -> str:
     """Sort key putting å, ä, ö after z as in the Swedish alphabet."""
-    return name.lower().translate(str.maketrans({"å": "{", "ä": "|", "ö": "}"}))
+    return name.lower().translate(str.maketrans("åäö", "{|}"))
 
 
 def to_e164(national: str) -> str:
@@ -593,8 +593,8 @@ def generate_ads(seed: int = 7, count: int = 360, anchor: date | None = None) ->
         base = _new_draft(rng, pool, site, town, _posted(rng, anchor, days[0]),
                           _pick_template(rng, site, 0.3), landline_ok=True)
         drafts.append(base)
-        for d in days[1:]:
-            drafts.append(_retarget(base, rng, site, town, _posted(rng, anchor, d)))
+        for day in days[1:]:
+            drafts.append(_retarget(base, rng, site, town, _posted(rng, anchor, day)))
 
     drafts = drafts[:count]
     # Singles; the first ones cover every town on site A so each town has a page.

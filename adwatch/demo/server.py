@@ -67,7 +67,8 @@ class DemoSite:
         server.site = self
         self._server = server
         self.base_url = f"http://{host}:{server.server_address[1]}"
-        self._thread = threading.Thread(target=server.serve_forever, name="demo-site", daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="demo-site", daemon=True)
         self._thread.start()
         return self.base_url
 

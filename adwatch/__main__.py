@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from adwatch.cli import main
+
+main()

@@ -1,0 +1,56 @@
+"""Shared fixtures: a real demo site on loopback, temp data homes, the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adwatch.demo.server import DemoSite
+from index.sqlite import SqliteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+ADWATCH = [sys.executable, "-m", "adwatch"]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    db = SqliteStore(tmp_path / "t.db")
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def demo_site() -> Iterator[DemoSite]:
+    """A fresh demo site per test (its 503-once state is per server instance)."""
+    with DemoSite(seed=7, count=120) as site:
+        yield site
+
+
+def run_adwatch(*args: str, home: Path, env: dict[str, str] | None = None, check: bool = False,
+                timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "ADWATCH_HOME": str(home), "PYTHONWARNINGS": "error", **(env or {})}
+    full_env.pop("ADWATCH_STORE", None)
+    result = subprocess.run([*ADWATCH, *args], capture_output=True, text=True, env=full_env, cwd=ROOT,
+                            timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"adwatch {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
+    return result
+
+
+def run_json(*args: str, home: Path, **kwargs: Any) -> Any:
+    result = run_adwatch(*args, "--json", home=home, check=True, **kwargs)
+    return json.loads(result.stdout)

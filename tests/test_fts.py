@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytest
+
+from index.fts import FtsQuery, to_fts
+
+
+@pytest.mark.parametrize(
+    ("text", "positive", "negative"),
+    [
+        ("ny i stan", '"ny" AND "i" AND "stan"', None),
+        ('"ny i stan"', '"ny i stan"', None),
+        ("massage -thai", '"massage"', '"thai"'),
+        ('tjej -"ny i stan"', '"tjej"', '"ny i stan"'),
+        ("gävle OR sandviken", '("gävle" OR "sandviken")', None),
+        ("a OR b c", '("a" OR "b") AND "c"', None),
+        ("OR a", '"a"', None),
+        ("a OR", '"a"', None),
+        ("mass*", '"mass"*', None),
+        ("-only", None, '"only"'),
+        ('"unclosed phrase', '"unclosed phrase"', None),
+        ("(young OR teen", '("young" OR "teen")', None),
+        ("x AND y", '"x" AND "AND" AND "y"', None),
+        ("", None, None),
+        ('" * ( ) -', None, None),
+        ("070-174", '"070-174"', None),
+    ],
+)
+def test_translation(text: str, positive: str | None, negative: str | None) -> None:
+    assert to_fts(text) == FtsQuery(positive, negative)
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["'; DROP TABLE ads; --", 'a" OR 1=1 --', "NEAR(a b)", "title:secret", "^start", '"""', "a NOT b",
+     "{col1 col2}: x", "*", "x**", "-(-(-x))", "\x00", "' OR ''='"],
+)
+def test_output_is_always_quoted_strings(hostile: str) -> None:
+    fts = to_fts(hostile)
+    for expr in (fts.positive, fts.negative):
+        if expr is None:
+            continue
+        # Between the quoted strings only AND, OR, parentheses, spaces and prefix stars remain.
+        outside = expr
+        while '"' in outside:
+            start = outside.index('"')
+            end = outside.index('"', start + 1)
+            outside = outside[:start] + outside[end + 1 :]
+        assert set(outside.replace("AND", "").replace("OR", "")) <= set(" ()*"), expr
