@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 from dateutil import parser as dateparser
 
-_BLOCKS = "p div br li tr h1 h2 h3 h4 h5 h6 section article dd dt blockquote".split()
+_BLOCKS = "p div li tr h1 h2 h3 h4 h5 h6 section article dd dt blockquote".split()
+_MARKUP = re.compile(r"<[a-zA-Z!/]|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANKS = re.compile(r"\n{3,}")
 _INT = re.compile(r"\d+")
@@ -22,12 +23,14 @@ _CURRENCIES = (("€", "EUR"), ("eur", "EUR"), ("$", "USD"), ("usd", "USD"), ("s
 
 def html_to_text(value: str) -> str:
     """Tags out, block elements as line breaks, NFKC, spaces folded, blank lines kept short."""
-    if "<" in value and ">" in value:
+    if _MARKUP.search(value):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
             soup = BeautifulSoup(value, "lxml")
         for tag in soup(["script", "style", "noscript"]):
             tag.decompose()
+        for tag in soup.find_all("br"):
+            tag.replace_with("\n")
         for tag in soup.find_all(_BLOCKS):
             tag.insert_before("\n")
             tag.insert_after("\n")
