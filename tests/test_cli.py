@@ -1,0 +1,107 @@
+"""The CLI through its entry point, over a real SQLite index in a temp ADWATCH_HOME."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.sqlite import SqliteStore
+from tests.conftest import run_adwatch, run_json
+
+
+def town(name: str) -> dict[str, object]:
+    return {"name": name, "county": "Gävleborgs län", "lat": 60.6, "lon": 17.1, "found_in": "location_field"}
+
+
+@pytest.fixture
+def indexed(home: Path) -> Path:
+    store = SqliteStore(home / "adwatch.db")
+    common = {"source": "demo", "first_seen_at": "2026-11-01T00:00:00Z", "last_seen_at": "2026-11-02T00:00:00Z"}
+    store.write_ads([
+        {**common, "id": "demo:1", "url": "http://x/1", "title": "Ny i stan", "text": "Söt tjej, ring 070-174 06 05",
+         "posted_at": "2026-11-01T10:00:00Z", "phones": ["+46701740605"], "towns": [town("Gävle")], "town": "Gävle",
+         "phone_details": [{"e164": "+46701740605", "raw": "070-174 06 05", "line_type": "mobile"}]},
+        {**common, "id": "demo:2", "url": "http://x/2", "title": "Massage", "text": "Avslappning i Sandviken",
+         "posted_at": "2026-11-03T10:00:00Z", "phones": ["+46701740605"], "towns": [town("Sandviken")],
+         "town": "Sandviken"},
+    ])
+    store.close()
+    return home
+
+
+def test_search_json_is_only_json(indexed: Path) -> None:
+    result = run_adwatch("search", '"ny i stan"', "--json", home=indexed, check=True)
+    data = json.loads(result.stdout)  # fails if anything else is on stdout
+    assert data["total"] == 1 and data["hits"][0]["id"] == "demo:1"
+    assert data["facets"]["town"] == {"Gävle": 1}
+
+
+def test_search_filters_normalize_what_the_analyst_types(indexed: Path) -> None:
+    assert run_json("search", "--phone", "070 174 06 05", home=indexed)["total"] == 2
+    assert run_json("search", "--phone", "+46 (0)70-1740605", home=indexed)["total"] == 2
+    assert [h["id"] for h in run_json("search", "--town", "gavle", home=indexed)["hits"]] == ["demo:1"]
+    assert run_json("search", "--since", "2026-11-02", home=indexed)["total"] == 1
+    assert run_json("search", "--source", "other", home=indexed)["total"] == 0
+
+
+def test_search_table_for_humans(indexed: Path) -> None:
+    result = run_adwatch("search", "massage", home=indexed, check=True)
+    assert "demo:2" in result.stdout and "1 ads" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("search", "x", "--phone", "12"), "not a valid phone number"),
+        (("search", "x", "--since", "last week"), "time span"),
+        (("search", "x", "--sort", "random"), "--sort"),
+        (("phones", "hello"), "not a valid phone number"),
+        (("show", "demo:404"), "no ad"),
+    ],
+)
+def test_bad_arguments_give_one_clear_line(indexed: Path, args: tuple[str, ...], message: str) -> None:
+    result = run_adwatch(*args, home=indexed)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_no_index_yet(home: Path) -> None:
+    result = run_adwatch("search", "x", home=home / "nothing")
+    assert result.returncode == 2 and "no index yet" in result.stderr
+
+
+def test_phones_pivot(indexed: Path) -> None:
+    data = run_json("phones", "0701740605", home=indexed)
+    assert data["phone"] == "+46701740605"
+    assert data["registry"]["towns"] == ["Gävle", "Sandviken"] and data["registry"]["first_town"] == "Gävle"
+    assert [a["id"] for a in data["ads"]] == ["demo:1", "demo:2"]
+    human = run_adwatch("phones", "070-174 06 05", home=indexed, check=True).stdout
+    assert "2 ads" in human and "Sandviken" in human
+    assert run_adwatch("phones", "070-174 06 99", home=indexed).returncode == 1
+
+
+def test_show_and_stats_and_runs(indexed: Path) -> None:
+    shown = run_json("show", "demo:1", home=indexed)
+    assert shown["title"] == "Ny i stan" and shown["versions"] == []
+    assert "070-174 06 05" in run_adwatch("show", "demo:1", home=indexed, check=True).stdout
+    stats = run_json("stats", home=indexed)
+    assert (stats["ads"], stats["phones"], stats["multi_town_phones"]) == (2, 1, 1)
+    assert run_json("runs", home=indexed) == []
+
+
+def test_crawl_rejects_unknown_sources(home: Path) -> None:
+    result = run_adwatch("crawl", "nosuchsite", home=home)
+    assert result.returncode == 2 and "unknown source(s): nosuchsite" in result.stderr
+
+
+def test_demo_runs_the_whole_pipeline(home: Path) -> None:
+    result = run_adwatch("demo", "--no-serve", "--port", "0", home=home, timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    for expected in ("annonsguiden", "nightlist", "top towns", '"ny i stan"', "adwatch phones +46"):
+        assert expected in result.stdout
+    stats = run_json("stats", home=home)
+    assert stats["ads"] >= 300 and stats["towns"] >= 25 and stats["multi_town_phones"] >= 10
