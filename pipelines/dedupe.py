@@ -15,6 +15,7 @@ from scrapy.statscollectors import StatsCollector
 
 from index import Store, store_for_crawler
 from index.store import AdState
+from index.timeutil import now_iso
 from spiders.items import AdSighting
 
 _HASHED = ("title", "text", "phone_field", "location", "price", "age", "poster")
@@ -44,7 +45,7 @@ class DedupePipeline:
             return item
         ad = ItemAdapter(item)
         digest = content_hash(ad)
-        seen_at = ad.get("fetched_at")
+        seen_at: str = ad.get("fetched_at") or now_iso()
         previous = self.this_run.get(ad["id"]) or self.store.ad_states([ad["id"]]).get(ad["id"])
         ad["content_hash"] = digest
         ad["last_seen_at"] = seen_at
@@ -54,7 +55,7 @@ class DedupePipeline:
             self.stats.inc_value("adwatch/dedupe/new")
         elif previous.content_hash == digest:
             self.stats.inc_value("adwatch/dedupe/unchanged")
-            return AdSighting(id=ad["id"], source=ad["source"], url=ad["url"], seen_at=seen_at)
+            return AdSighting(ids=[ad["id"]], source=ad["source"], seen_at=seen_at)
         else:
             ad["first_seen_at"] = previous.first_seen_at or seen_at
             ad["version"] = previous.version + 1

@@ -46,9 +46,10 @@ class StorePipeline:
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, AdSighting):
-            self.sightings.append({"id": item.id, "seen_at": item.seen_at})
+            self.sightings.extend({"id": ad_id, "seen_at": item.seen_at} for ad_id in item.ids)
         else:
-            self.ads.append(ItemAdapter(item).asdict())
+            # A shallow copy: ItemAdapter.asdict() deep-copies every list and cost more than the write.
+            self.ads.append(dict(ItemAdapter(item).items()))
         if len(self.ads) + len(self.sightings) >= self.batch_size:
             self.flush()
         return item

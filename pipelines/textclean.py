@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import warnings
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 from dateutil import parser as dateparser
+from lxml import etree
+from lxml import html as lxml_html
 
-_BLOCKS = "p div li tr h1 h2 h3 h4 h5 h6 section article dd dt blockquote".split()
+_BLOCKS = frozenset("p div li tr h1 h2 h3 h4 h5 h6 section article dd dt blockquote".split())
 _MARKUP = re.compile(r"<[a-zA-Z!/]|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANKS = re.compile(r"\n{3,}")
@@ -22,22 +22,33 @@ _CURRENCIES = (("€", "EUR"), ("eur", "EUR"), ("$", "USD"), ("usd", "USD"), ("s
 
 
 def html_to_text(value: str) -> str:
-    """Tags out, block elements as line breaks, NFKC, spaces folded, blank lines kept short."""
+    """Tags out, block elements as line breaks, NFKC, spaces folded, blank lines kept short.
+
+    lxml directly rather than BeautifulSoup: this runs for every field of every ad,
+    and BeautifulSoup cost the crawl most of its pipeline time.
+    """
     if _MARKUP.search(value):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-            soup = BeautifulSoup(value, "lxml")
-        for tag in soup(["script", "style", "noscript"]):
-            tag.decompose()
-        for tag in soup.find_all("br"):
-            tag.replace_with("\n")
-        for tag in soup.find_all(_BLOCKS):
-            tag.insert_before("\n")
-            tag.insert_after("\n")
-        value = soup.get_text()
+        value = _markup_text(value)
     value = unicodedata.normalize("NFKC", value)
     lines = [_SPACES.sub(" ", line).strip() for line in value.splitlines()]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _markup_text(value: str) -> str:
+    try:
+        root = lxml_html.fromstring(value)
+    except (etree.ParserError, ValueError):  # nothing parseable (only a comment, say)
+        return value
+    etree.strip_elements(root, "head", "script", "style", "noscript", etree.Comment, with_tail=False)
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag == "br":
+            element.tail = "\n" + (element.tail or "")
+        elif element.tag in _BLOCKS:
+            element.text = "\n" + (element.text or "")
+            element.tail = "\n" + (element.tail or "")
+    return str(root.text_content())
 
 
 def parse_posted(value: str | None, zone: str, now: datetime | None = None) -> datetime | None:
@@ -51,8 +62,12 @@ def parse_posted(value: str | None, zone: str, now: datetime | None = None) -> d
         local_now = (now or datetime.now(UTC)).astimezone(tz)
         day = local_now.date() - timedelta(days=0 if relative.group(1).lower() in ("idag", "i dag", "today") else 1)
         return datetime(day.year, day.month, day.day, int(relative.group(2)), int(relative.group(3)), tzinfo=tz)
+    try:  # ISO 8601 (most sites, <time datetime>) without dateutil's slower guessing
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
     try:
-        moment = dateparser.parse(text, dayfirst=False, yearfirst=True)
+        moment = moment or dateparser.parse(text, dayfirst=False, yearfirst=True)
     except (ValueError, OverflowError):
         return None
     if moment is None:

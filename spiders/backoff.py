@@ -42,7 +42,9 @@ class BackoffMiddleware:
 
     def process_response(self, request: Request, response: Response) -> Any:
         key = request.meta.get("download_slot")
-        slot = self.crawler.engine.downloader.slots.get(key) if key and self.crawler.engine else None
+        if not isinstance(key, str) or self.crawler.engine is None:
+            return response
+        slot = self.crawler.engine.downloader.slots.get(key)
         if slot is None:
             return response
         if response.status in _OVERLOADED:

@@ -86,13 +86,12 @@ class SourceSpider(scrapy.Spider):
             self._stat("empty_listing")
         ids = {url: ad_id(self.src.name, url, self.src.ad_id_pattern) for url in urls}
         known = set() if self.refresh else self.known_ids(ids.values())
-        seen_at = now_iso()
         for url, item_id in ids.items():
-            if item_id in known:
-                self._stat("known_ads")
-                yield AdSighting(id=item_id, source=self.src.name, url=url, seen_at=seen_at)
-            else:
+            if item_id not in known:
                 yield scrapy.Request(url, callback=self.parse_ad, errback=self.on_error)
+        if known:
+            self._stat("known_ads", len(known))
+            yield AdSighting(ids=sorted(known), source=self.src.name, seen_at=now_iso())
         for url in page.listing_urls():
             yield scrapy.Request(url, callback=self.parse_listing, errback=self.on_error)
         next_url = page.next_page_url()
@@ -139,10 +138,11 @@ class SourceSpider(scrapy.Spider):
         yield ad
 
     def on_error(self, failure: Failure) -> None:
-        if failure.check(HttpError):
-            status = failure.value.response.status
+        error = failure.value
+        if isinstance(error, HttpError):
+            status = error.response.status
             self._stat(f"http_{status}")
-            logger.warning("%s: HTTP %s for %s", self.src.name, status, failure.value.response.url)
+            logger.warning("%s: HTTP %s for %s", self.src.name, status, error.response.url)
         else:
             self._stat("download_error")
             request = getattr(failure, "request", None)

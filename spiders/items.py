@@ -1,8 +1,9 @@
 """The items that travel from spiders through pipelines to the store.
 
 ``Ad`` is the Ad document of DESIGN.md (the contract between stages); spiders fill
-what a page shows, pipelines fill the rest. ``AdSighting`` says "this known ad is
-still listed" without fetching it again, so the store can move ``last_seen_at``.
+what a page shows, pipelines fill the rest. ``AdSighting`` says "these known ads are
+still listed" without fetching them again, so the store can move ``last_seen_at``; one
+item per listing page, not per ad, keeps Scrapy's per-item overhead off the hot path.
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ class Ad:
 
 @dataclass
 class AdSighting:
-    id: str
+    ids: list[str]
     source: str
-    url: str
     seen_at: str

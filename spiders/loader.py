@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 def source_spider_class(source: Source) -> type[SourceSpider]:
     attrs: dict[str, Any] = {"name": source.name, "source": source, "__module__": __name__}
-    cls = type(f"{source.name.title().replace('_', '')}Spider", (SourceSpider,), attrs)
+    cls: type[SourceSpider] = type(f"{source.name.title().replace('_', '')}Spider", (SourceSpider,), attrs)
     cls.custom_settings = cls.politeness_settings()
     return cls
 

@@ -26,7 +26,8 @@ def stats() -> MemoryStatsCollector:
 def raw_ad(n: int = 1, **over: object) -> Ad:
     fields: dict[str, object] = {
         "id": f"demo:{n}", "source": "demo", "url": f"http://127.0.0.1/ad/{n}", "fetched_at": "2026-11-28T10:00:00Z",
-        "title": "<h1>Ny i stan</h1>", "text": "<div class='ad-body'><p>Söt tjej i Gävle.<br>Ring 070-174 06 05</p></div>",
+        "title": "<h1>Ny i stan</h1>",
+        "text": "<div class='ad-body'><p>Söt tjej i Gävle.<br>Ring 070-174 06 05</p></div>",
         "posted_at": "2026-11-20T14:03:00+01:00", "location": "<span>Sandviken</span>", "age": "23 år",
         "price": "1 500 kr", "phone_field": "031-390 06 42", "images": ["http://x/1.jpg", "http://x/1.jpg"],
     }
@@ -80,7 +81,7 @@ def test_dedupe_new_unchanged_changed(stats: MemoryStatsCollector, store: Sqlite
     assert isinstance(first, Ad) and first.version == 1 and first.first_seen_at == "2026-11-28T10:00:00Z"
     store.write_ads([first.__dict__])
     again = chain(stats, store, raw_ad(fetched_at="2026-11-29T10:00:00Z"))
-    assert isinstance(again, AdSighting) and again.seen_at == "2026-11-29T10:00:00Z"
+    assert isinstance(again, AdSighting) and again.seen_at == "2026-11-29T10:00:00Z" and again.ids == ["demo:1"]
     changed = chain(stats, store, raw_ad(fetched_at="2026-11-30T10:00:00Z", text="Nu i Gävle. Ring 070-174 06 06"))
     assert isinstance(changed, Ad)
     assert changed.version == 2 and changed.first_seen_at == "2026-11-28T10:00:00Z"
@@ -100,7 +101,7 @@ def test_store_batches_writes_and_sightings(stats: MemoryStatsCollector, store: 
     for n in range(1, 3):
         pipe.process_item(chain(stats, store, raw_ad(n)))
     assert store.summary()["ads"] == 0  # not flushed yet
-    pipe.process_item(AdSighting("demo:1", "demo", "u", "2026-12-01T00:00:00Z"))
+    pipe.process_item(AdSighting(["demo:1"], "demo", "2026-12-01T00:00:00Z"))
     assert store.summary()["ads"] == 2
     pipe.process_item(chain(stats, store, raw_ad(3)))
     pipe.close_spider()

@@ -40,7 +40,10 @@ class DemoSite:
     the same form as ``DemoAd.path``, so ``site.hits[ad.path]`` works for both sites.
     """
 
-    def __init__(self, seed: int = 7, count: int = 360, anchor: date | None = None) -> None:
+    def __init__(self, seed: int = 7, count: int = 360, anchor: date | None = None,
+                 flaky: bool = True) -> None:
+        # flaky=False serves every "flaky" ad at once: benchmarks measure the crawler, not backoff waits.
+        self.flaky = flaky
         self.anchor: date = anchor or datetime.now(UTC).date()
         self.ads: list[DemoAd] = generate_ads(seed=seed, count=count, anchor=self.anchor)
         self.year = self.anchor.year  # for the "© YEAR" footers
@@ -99,6 +102,8 @@ class DemoSite:
 
     def first_flaky_request(self, ad: DemoAd) -> bool:
         """True exactly once per flaky ad and server instance (that request gets 503)."""
+        if not self.flaky:
+            return False
         with self._lock:
             if ad.path in self._flaky_seen:
                 return False

@@ -82,4 +82,5 @@ class SelectorAdPage:
     def images(self) -> list[str]:
         if not self.fields.images:
             return []
-        return [self.response.urljoin(v.strip()) for v in select(self.response, self.fields.images).getall() if v.strip()]
+        values = select(self.response, self.fields.images).getall()
+        return [self.response.urljoin(v.strip()) for v in values if v.strip()]

@@ -1,0 +1,20 @@
+"""`make bench`: every benchmark, each reported as a ratio against a baseline in the same run."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from bench import crawl_bench
+
+
+def main(argv: list[str]) -> int:
+    results = {"crawl": crawl_bench.run()}
+    print(crawl_bench.report(results["crawl"]), file=sys.stderr)
+    if "--json" in argv:
+        print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
