@@ -12,6 +12,8 @@ from lxml import etree
 from lxml import html as lxml_html
 
 _BLOCKS = frozenset("p div li tr h1 h2 h3 h4 h5 h6 section article dd dt blockquote".split())
+# libxml2 silently drops a text node over 10 MB unless told otherwise (parsel does the same).
+_HUGE_OK = lxml_html.HTMLParser(huge_tree=True)
 _MARKUP = re.compile(r"<[a-zA-Z!/]|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANKS = re.compile(r"\n{3,}")
@@ -36,7 +38,7 @@ def html_to_text(value: str) -> str:
 
 def _markup_text(value: str) -> str:
     try:
-        root = lxml_html.fromstring(value)
+        root = lxml_html.fromstring(value, parser=_HUGE_OK)
     except (etree.ParserError, ValueError):  # nothing parseable (only a comment, say)
         return value
     etree.strip_elements(root, "head", "script", "style", "noscript", etree.Comment, with_tail=False)

@@ -70,3 +70,8 @@ def test_parse_since() -> None:
     assert parse_since("2026-11-01") == datetime(2026, 11, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="time span"):
         parse_since("last tuesday")
+
+
+def test_html_to_text_keeps_a_huge_text_node() -> None:
+    text = html_to_text("<div>Ring 070-174 06 14. " + "bla " * 2_700_000 + "</div>")
+    assert text.startswith("Ring 070-174 06 14. bla") and len(text) > 10_000_000
