@@ -90,13 +90,18 @@ def crawl(
     base_url: Annotated[str | None, typer.Option(help="Crawl the source(s) on another host, e.g. a mirror.")] = None,
     refresh: Annotated[bool, typer.Option(help="Fetch ads again even if indexed.")] = False,
     log_level: Annotated[str, typer.Option(help="Scrapy log level on stderr.")] = "WARNING",
+    overrides: Annotated[list[str] | None, typer.Option("--set", "-s", help="NAME=VALUE: override a setting.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Crawl sources into the index."""
     from adwatch.crawling import run_crawls
     from config.source_schema import load_sources
 
-    settings = load_settings({"LOG_LEVEL": log_level.upper()})
+    pairs = [item.partition("=") for item in overrides or []]
+    if any(not name or not sep for name, sep, _ in pairs):
+        fail("--set takes NAME=VALUE")
+        raise typer.Exit(2)
+    settings = load_settings({"LOG_LEVEL": log_level.upper(), **{name: value for name, _, value in pairs}})
     known, problems = load_sources(settings.get("ADWATCH_SOURCES_DIR"))
     for problem in problems:
         fail(f"skipped: {problem}")

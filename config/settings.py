@@ -66,7 +66,9 @@ ITEM_PIPELINES = {
     "pipelines.enrich.EnrichPipeline": 300,
     "pipelines.store.StorePipeline": 800,
 }
-EXTENSIONS = {"pipelines.crawlrun.CrawlRunRecorder": 500}
+EXTENSIONS = {"pipelines.crawlrun.CrawlRunRecorder": 500, "adwatch.progress.ProgressReporter": 510}
+# Seconds between progress lines on a terminal (0 turns them off; never shown when piped).
+ADWATCH_PROGRESS_INTERVAL = 5.0
 
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
