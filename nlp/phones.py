@@ -1,14 +1,47 @@
-"""Phone numbers: find them in text and normalize them to E.164 with ``phonenumbers``."""
+"""Phone numbers: find them however they are written, and normalize them to E.164.
+
+Ads hide numbers from filters: spelled digits ("noll sju noll"), number words with
+tens ("sjuttio", "fyrtiosex"), letters for digits ("O7O"), Unicode and keycap digits,
+odd separators, digits spread out or split over a line, glued to words. The finder:
+
+1. finds *units* — digit runs, number words, digit-like letters, "+" and "(0)";
+2. joins units into *runs* when only a few separator characters lie between them;
+3. cuts each run into valid numbers (``phonenumbers`` decides; longest window first),
+   trying both readings of "tens + unit" words ("fyrtio sex" = 46, or 40 then 6).
+
+Dates, times, prices, postcodes, organisation numbers and URLs are rejected because
+they never validate under the region's rules (national numbers must carry the trunk
+prefix) or are recognised by shape before validation.
+"""
 
 from __future__ import annotations
 
+import itertools
+import re
+import unicodedata
 from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import phonenumbers
+import yaml
 from phonenumbers import PhoneNumberType
 
+_DATA = Path(__file__).resolve().parent / "data" / "number_words.yaml"
 _TYPES = {value: name.lower() for name, value in vars(PhoneNumberType).items() if name.isupper()}
+_MIN_DIGITS, _MAX_DIGITS = 7, 15
+_PLAIN_GAP = frozenset(" -()")
+_GAP_CHARS = frozenset(" \t\u00a0\u202f.-/*$;,–—_()[]:\n\r")
+_INVISIBLE = frozenset("\ufe0f\u20e3\u200b\u200d")  # keycap parts and zero-width joiners
+_MAX_GAP = 3
+_URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:se|com|net|org|eu|nu|info)/\S*", re.I)
+_DATE_OR_TIME = re.compile(
+    r"^\s*(?:\d{1,2}[.:]\d{2}\s*[-–]\s*\d{1,2}[.:]\d{2}"  # 10.00-22.00
+    r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"  # 2026-11-28
+    r"|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})\s*$"  # 28/11/2026
+)
+_ORG_NUMBER = re.compile(r"^\s*\d{6}-\d{4}\s*$")
 
 
 @dataclass(frozen=True)
@@ -25,20 +58,215 @@ class PhoneHit:
         return asdict(self)
 
 
-def _hit(number: phonenumbers.PhoneNumber, raw: str, start: int, end: int, obfuscated: bool) -> PhoneHit:
-    return PhoneHit(
-        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-        raw=raw,
-        start=start,
-        end=end,
-        country=phonenumbers.region_code_for_number(number),
-        line_type=_TYPES.get(phonenumbers.number_type(number), "unknown"),
-        obfuscated=obfuscated,
-    )
+@dataclass(frozen=True)
+class _Unit:
+    start: int
+    end: int
+    kind: str  # digits | unicode | word | letter | plus | zero
+    values: tuple[str, ...]  # digit strings of each reading (tens words have two)
+
+
+class _Lexicon:
+    """Number words and digit-like characters, compiled once per process."""
+
+    def __init__(self) -> None:
+        data = yaml.safe_load(_DATA.read_text(encoding="utf-8"))
+        self.words: dict[str, tuple[str, ...]] = {}
+        for lang in ("sv", "en"):
+            units, teens, tens = data[lang]["units"], data[lang]["teens"], data[lang]["tens"]
+            for word, value in {**units, **teens}.items():
+                self.words[word.casefold()] = (str(value),)
+            for word, value in tens.items():
+                self.words[word.casefold()] = (str(value),)
+                for unit, digit in units.items():
+                    if digit:  # "sjuttiofyra": one word, one reading
+                        self.words[(word + unit).casefold()] = (str(value + digit),)
+        self.letters = {str(k): str(v) for k, v in data["letters"].items()}
+        self.odd_digits = {chr(cp): str(d) for cp in range(0x2460, 0x2800)
+                           if (d := unicodedata.digit(chr(cp), None)) is not None}
+        words = "|".join(sorted(map(re.escape, self.words), key=len, reverse=True))
+        letters = re.escape("".join(self.letters))
+        odd = re.escape("".join(self.odd_digits))
+        not_letter_before = r"(?<![^\W\d_])"
+        not_letter_after = r"(?![^\W\d_])"
+        self.word_run = re.compile(rf"(?i:{words})")
+        self.units = re.compile(
+            r"(?P<zero>\(\s*0\s*\))"
+            r"|(?P<plus>\+)"
+            r"|(?P<digits>\d+)"
+            rf"|(?P<odd>[{odd}]+)"
+            rf"|{not_letter_before}(?P<word>(?i:{words})+){not_letter_after}"
+            rf"|(?<![^\W\d_{letters}])(?P<letter>[{letters}]+)(?![^\W\d_{letters}])"
+        )
+
+
+@cache
+def _lexicon() -> _Lexicon:
+    return _Lexicon()
+
+
+def _units(text: str, lex: _Lexicon) -> list[_Unit]:
+    out: list[_Unit] = []
+    for match in lex.units.finditer(text):
+        kind = match.lastgroup or ""
+        raw = match.group()
+        start, end = match.span()
+        if kind == "digits":
+            ascii_digits = "".join(str(unicodedata.decimal(c)) for c in raw)
+            out.append(_Unit(start, end, "digits" if raw.isascii() else "unicode", (ascii_digits,)))
+        elif kind == "odd":
+            out.append(_Unit(start, end, "unicode", ("".join(lex.odd_digits[c] for c in raw),)))
+        elif kind == "word":
+            for word in lex.word_run.finditer(raw):  # a glued run: "nollsjunoll"
+                out.append(_Unit(start + word.start(), start + word.end(), "word",
+                                 lex.words[word.group().casefold()]))
+        elif kind == "letter":
+            out.append(_Unit(start, end, "letter", ("".join(lex.letters[c] for c in raw),)))
+        else:
+            out.append(_Unit(start, end, kind, ("",)))
+    return out
+
+
+def _gap_ok(gap: str) -> bool:
+    visible = "".join(c for c in gap if c not in _INVISIBLE)
+    return len(visible) <= _MAX_GAP and all(c in _GAP_CHARS for c in visible) and visible.count("\n") <= 1
+
+
+def _runs(text: str, units: list[_Unit]) -> list[list[_Unit]]:
+    runs: list[list[_Unit]] = []
+    current: list[_Unit] = []
+    for unit in units:
+        if current and not _gap_ok(text[current[-1].end : unit.start]):
+            runs.append(current)
+            current = []
+        current.append(unit)
+    if current:
+        runs.append(current)
+    return [run for run in runs if sum(len(u.values[0]) for u in run) >= _MIN_DIGITS]
+
+
+def _with_tens_readings(run: list[_Unit], text: str) -> list[list[_Unit]]:
+    """Both readings of 'tens word + unit word': 'fyrtio sex' as 46, or as 40 then 6."""
+    merged: list[_Unit] = []
+    for unit in run:
+        prev = merged[-1] if merged else None
+        if (prev is not None and prev.kind == "word" and unit.kind == "word" and len(prev.values[0]) == 2
+                and prev.values[0].endswith("0") and prev.values[0] != "10" and len(unit.values[0]) == 1
+                and unit.values[0] != "0" and text[prev.end : unit.start] in (" ", "-")):
+            both = (prev.values[0][0] + unit.values[0], prev.values[0] + unit.values[0])
+            merged[-1] = _Unit(prev.start, unit.end, "word", both)
+        else:
+            merged.append(unit)
+    return [merged]
+
+
+def _e164(digits: str, region: str, trunk: str | None, country_code: int) -> phonenumbers.PhoneNumber | None:
+    if digits.startswith("+"):
+        candidate = digits
+    elif digits.startswith("00"):
+        candidate = "+" + digits[2:]
+    elif trunk and digits.startswith(trunk):
+        candidate = digits
+    elif digits.startswith(str(country_code)) and len(digits) >= 10:
+        candidate = "+" + digits
+    else:
+        return None  # a national number without the trunk prefix: a price, an id, a date
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def _digits_of(units: list[_Unit], readings: tuple[int, ...]) -> str:
+    out = []
+    for index, unit in enumerate(units):
+        if unit.kind == "plus":
+            if index:
+                return ""  # a "+" inside a run is not an international prefix
+            out.append("+")
+        elif unit.kind == "zero":
+            if not (out and out[0] == "+"):
+                out.append("0")  # "+46 (0)70": the trunk zero is dropped
+        else:
+            out.append(unit.values[readings[index] if len(unit.values) > 1 else 0])
+    return "".join(out)
+
+
+def _obfuscated(text: str, units: list[_Unit]) -> bool:
+    if any(u.kind in ("word", "letter", "unicode") for u in units):
+        return True
+    gaps = [text[a.end : b.start] for a, b in itertools.pairwise(units)]
+    if any(c not in _PLAIN_GAP for gap in gaps for c in gap):
+        return True
+    singles = sum(1 for u in units if u.kind == "digits" and len(u.values[0]) == 1)
+    before = text[units[0].start - 1] if units[0].start else " "
+    after = text[units[-1].end] if units[-1].end < len(text) else " "
+    return singles >= 5 or before.isalpha() or after.isalpha()
+
+
+def _cut(text: str, run: list[_Unit], region: str) -> list[PhoneHit]:
+    """Cut a run into valid numbers, longest window first, left to right."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    trunk = meta.national_prefix if meta else None
+    code = phonenumbers.country_code_for_region(region)
+    hits: list[PhoneHit] = []
+    for units in _with_tens_readings(run, text):
+        i = 0
+        while i < len(units):
+            found = None
+            for j in range(len(units), i, -1):
+                window = units[i:j]
+                raw = text[window[0].start : window[-1].end]
+                if _DATE_OR_TIME.match(raw) or _ORG_NUMBER.match(raw):
+                    continue
+                choices = [range(len(u.values)) for u in window]
+                for readings in itertools.product(*choices):
+                    digits = _digits_of(window, tuple(readings))
+                    if not _MIN_DIGITS <= len(digits.lstrip("+")) <= _MAX_DIGITS:
+                        continue
+                    number = _e164(digits, region, trunk, code)
+                    if number is not None:
+                        found = (j, window, number, raw)
+                        break
+                if found:
+                    break
+            if found is None:
+                i += 1
+                continue
+            j, window, number, raw = found
+            hits.append(PhoneHit(
+                e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+                raw=raw, start=window[0].start, end=window[-1].end,
+                country=phonenumbers.region_code_for_number(number),
+                line_type=_TYPES.get(phonenumbers.number_type(number), "unknown"),
+                obfuscated=_obfuscated(text, window),
+            ))
+            i = j
+    return hits
+
+
+def find_phones(text: str, region: str = "SE") -> list[PhoneHit]:
+    """Every phone number in ``text`` (each E.164 once, first occurrence), however written."""
+    text = text.replace("\r\n", "\n")
+    lex = _lexicon()
+    blocked = [m.span() for m in _URL.finditer(text)]
+    units = [u for u in _units(text, lex) if not any(a <= u.start < b for a, b in blocked)]
+    seen: set[str] = set()
+    hits: list[PhoneHit] = []
+    for run in _runs(text, units):
+        for hit in _cut(text, run, region.upper()):
+            if hit.e164 not in seen:
+                seen.add(hit.e164)
+                hits.append(hit)
+    return hits
 
 
 def normalize_phone(raw: str, region: str = "SE") -> str | None:
     """Whatever an analyst or a page writes ("070-174 06 05", "+46 70…") → E.164, or None."""
+    hits = find_phones(raw, region)
+    if len(hits) == 1 and hits[0].start <= 2:
+        return hits[0].e164
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
@@ -46,14 +274,3 @@ def normalize_phone(raw: str, region: str = "SE") -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def find_phones(text: str, region: str = "SE") -> list[PhoneHit]:
-    hits: list[PhoneHit] = []
-    seen: set[str] = set()
-    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-        hit = _hit(match.number, match.raw_string, match.start, match.end, obfuscated=False)
-        if hit.e164 not in seen:
-            seen.add(hit.e164)
-            hits.append(hit)
-    return hits
