@@ -41,27 +41,41 @@ def _rows(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
 
 
 class Gazetteer:
-    def __init__(self, towns: list[Town], aliases: dict[str, str] | None = None) -> None:
+    def __init__(self, towns: list[Town], aliases: dict[str, str] | None = None,
+                 alternate_min_population: int = 50_000) -> None:
         self.towns = towns
-        self._by_key: dict[str, Town] = {}
-        # Largest first, so a homonym resolves to the bigger place.
-        for town in sorted(towns, key=lambda t: -t.population):
-            self._by_key.setdefault(fold(town.name), town)
-        by_name = {t.name: t for t in sorted(towns, key=lambda t: t.population)}
+        self._by_key: dict[str, list[Town]] = {}
+        ranked = sorted(towns, key=lambda t: -t.population)  # largest first: homonyms resolve to it
+        for town in ranked:
+            self._by_key.setdefault(fold(town.name), []).append(town)
+        by_name = {t.name: t for t in reversed(ranked)}
         for alias, name in (aliases or {}).items():
             if name in by_name:
-                self._by_key.setdefault(fold(alias), by_name[name])
+                self._by_key.setdefault(fold(alias), []).append(by_name[name])
+        # Other languages' names of the big places ("Gothenburg", "Стокгольм"); not IATA codes.
+        for town in ranked:
+            if town.population < alternate_min_population:
+                continue
+            for name in town.alternate_names:
+                if len(name) >= 4 and not name.isupper() and all(c.isalpha() or c in " -" for c in name):
+                    self._by_key.setdefault(fold(name), []).append(town)
+        self.keys = frozenset(self._by_key)
+        self.alias_keys = frozenset(fold(a) for a in (aliases or {}))
+
+    def candidates(self, key: str) -> list[Town]:
+        """Towns for an already folded name, largest first."""
+        return self._by_key.get(key, [])
 
     def resolve(self, name: str | None) -> Town | None:
         if not name:
             return None
         key = fold(name)
         if key in self._by_key:
-            return self._by_key[key]
+            return self._by_key[key][0]
         # Genitive and "X centrum"/"X city" forms people write in location fields.
         for suffix in (" centrum", " city", " c", "s"):
             if key.endswith(suffix) and key[: -len(suffix)] in self._by_key:
-                return self._by_key[key[: -len(suffix)]]
+                return self._by_key[key[: -len(suffix)]][0]
         return None
 
     def names_at_least(self, population: int) -> list[Town]:
