@@ -21,6 +21,12 @@ def sqlite_path(store_url: str, home: str | Path) -> Path:
     raise StoreConfigError(f"ADWATCH_STORE: unsupported store URL {store_url!r} (use 'sqlite' or 'sqlite:///PATH')")
 
 
+def spool_dir(settings: Any) -> Path:
+    """Where writes the store could not take wait: beside the store, so two stores never share it."""
+    path = sqlite_path(str(settings.get("ADWATCH_STORE") or "sqlite"), settings.get("ADWATCH_HOME") or "data")
+    return path.with_suffix(".spool")
+
+
 def open_store(settings: Any, readonly: bool = False) -> Store:
     """``settings`` is anything with ``.get`` (Scrapy Settings or a dict)."""
     path = sqlite_path(str(settings.get("ADWATCH_STORE") or "sqlite"), settings.get("ADWATCH_HOME") or "data")

@@ -35,6 +35,19 @@ class Spool:
         tmp.replace(path)
         return path
 
+    @property
+    def rejected_folder(self) -> Path:
+        return self.folder / "rejected"
+
+    def reject(self, kind: str, record: dict[str, Any], reason: str) -> Path:
+        """Set one record aside, with the reason, for a person to look at (never replayed)."""
+        self.rejected_folder.mkdir(parents=True, exist_ok=True)
+        self._seq += 1
+        path = self.rejected_folder / f"{time.time_ns():020d}-{os.getpid()}-{self._seq:06d}.{kind}.json"
+        path.write_text(json.dumps({"reason": reason, "record": record}, ensure_ascii=False, default=str),
+                        encoding="utf-8")
+        return path
+
     def pending(self) -> list[Path]:
         if not self.folder.is_dir():
             return []

@@ -15,7 +15,7 @@ from typing import Any
 from index.fts import to_fts
 from index.query import SearchQuery, SearchResult
 from index.sqlite_schema import LATEST, MIGRATIONS
-from index.store import AdState, WriteOutcome
+from index.store import AdState, StoreUnavailable, WriteOutcome
 from index.timeutil import iso
 
 _JSON_FIELDS = ("images", "phones", "phone_details", "contacts", "towns", "indicators", "evidence")
@@ -92,19 +92,32 @@ class SqliteStore:
     def write_ads(self, ads: Sequence[dict[str, Any]]) -> WriteOutcome:
         new = updated = 0
         touched_phones: set[str] = set()
-        self.db.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             for ad in ads:
                 is_new = self._write_one(ad)
                 new += is_new
                 updated += not is_new
-                touched_phones.update(self._link(ad))
+                touched_phones.update(self._link(ad, is_new))
             self._refresh_phone_counts(touched_phones)
             self.db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            raise StoreUnavailable(f"{self.path}: {exc}") from exc
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         return WriteOutcome(new, updated)
+
+    def _begin(self) -> None:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # locked past the timeout, read-only, disk gone
+            raise StoreUnavailable(f"{self.path}: {exc}") from exc
+
+    def _rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
 
     def _write_one(self, ad: dict[str, Any]) -> bool:
         old = self.db.execute(
@@ -135,7 +148,7 @@ class SqliteStore:
         )
         return old is None
 
-    def _link(self, ad: dict[str, Any]) -> set[str]:
+    def _link(self, ad: dict[str, Any], is_new: bool) -> set[str]:
         ad_id = ad["id"]
         previous = {r[0] for r in self.db.execute("SELECT e164 FROM ad_phones WHERE ad_id = ?", (ad_id,))}
         self.db.execute("DELETE FROM ad_phones WHERE ad_id = ?", (ad_id,))
@@ -145,14 +158,20 @@ class SqliteStore:
         self.db.executemany("INSERT INTO ad_phones VALUES (?, ?)", [(ad_id, p) for p in phones])
         self.db.executemany("INSERT INTO ad_towns VALUES (?, ?)", [(ad_id, t) for t in towns])
         seen = ad.get("last_seen_at") or ad.get("first_seen_at")
-        first = ad.get("first_seen_at") or seen
         for e164 in phones:
-            # The INSERT decides "first seen" atomically: inside this transaction only one
-            # writer can create the row; everyone else updates last_seen_at.
+            # A number new to this ad was first seen now (a later edit can add one), not
+            # when the ad was. The INSERT decides "first seen" atomically: inside this
+            # transaction only one writer can create the row; the rest update it.
+            first = ad.get("first_seen_at") if is_new else seen
+            first = min(filter(None, [first, seen]))
             self.db.execute(
                 "INSERT INTO phones (e164, first_seen_at, first_town, first_ad, last_seen_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT(e164) DO UPDATE SET "
-                "last_seen_at = max(last_seen_at, excluded.last_seen_at)",
+                "last_seen_at = max(last_seen_at, excluded.last_seen_at), "
+                "first_town = CASE WHEN excluded.first_seen_at < first_seen_at THEN excluded.first_town "
+                "ELSE first_town END, "
+                "first_ad = CASE WHEN excluded.first_seen_at < first_seen_at THEN excluded.first_ad ELSE first_ad END, "
+                "first_seen_at = min(first_seen_at, excluded.first_seen_at)",
                 (e164, first, ad.get("town"), ad_id, seen),
             )
         return set(phones) | previous
@@ -173,7 +192,7 @@ class SqliteStore:
     def touch(self, sightings: Sequence[tuple[str, str]]) -> int:
         if not sightings:
             return 0
-        self.db.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             matched = 0
             for ad_id, seen_at in sightings:
@@ -187,8 +206,11 @@ class SqliteStore:
                     (seen_at, ad_id),
                 )
             self.db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            raise StoreUnavailable(f"{self.path}: {exc}") from exc
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         return matched
 

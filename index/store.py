@@ -13,6 +13,10 @@ from typing import Any, Protocol
 from index.query import SearchQuery, SearchResult
 
 
+class StoreUnavailable(RuntimeError):
+    """The store cannot take writes now (locked, down, disk full): retry later, keep the data."""
+
+
 @dataclass(frozen=True)
 class AdState:
     content_hash: str | None

@@ -1,14 +1,15 @@
 """Store: batched writes of ads and sightings to the configured store.
 
-A batch the store refuses (locked past the timeout, disk full, unreachable) is put in
-the spool (``ADWATCH_HOME/spool``) and replayed, in order, before the next batch and
-at the start of the next crawl: nothing is lost and the crawl goes on.
+A batch the store cannot take now (locked past the timeout, disk full, unreachable) is
+put in the spool (beside the store: ``adwatch.spool/`` next to ``adwatch.db``) and
+replayed, in order, before the next batch and at the start of the next crawl. A record
+the store refuses for its content is set aside in ``rejected/`` with the reason, so one
+bad ad never blocks the others. Nothing is lost and the crawl goes on.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -16,7 +17,9 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
 from index import Store, store_for_crawler
+from index.open import spool_dir
 from index.spool import Batch, Spool
+from index.store import StoreUnavailable
 from spiders.items import AdSighting
 
 logger = logging.getLogger(__name__)
@@ -34,8 +37,7 @@ class StorePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         assert crawler.stats is not None
-        spool = Spool(Path(crawler.settings.get("ADWATCH_HOME")) / "spool")
-        return cls(store_for_crawler(crawler), crawler.stats, spool,
+        return cls(store_for_crawler(crawler), crawler.stats, Spool(spool_dir(crawler.settings)),
                    crawler.settings.getint("ADWATCH_STORE_BATCH_SIZE"))
 
     def open_spider(self) -> None:
@@ -45,16 +47,17 @@ class StorePipeline:
         self.flush()
 
     def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
         if isinstance(item, AdSighting):
-            self.sightings.extend({"id": ad_id, "seen_at": item.seen_at} for ad_id in item.ids)
+            self.sightings.extend({"id": ad_id, "seen_at": adapter["seen_at"]} for ad_id in adapter["ids"])
         else:
             # A shallow copy: ItemAdapter.asdict() deep-copies every list and cost more than the write.
-            self.ads.append(dict(ItemAdapter(item).items()))
+            self.ads.append(dict(adapter.items()))
         if len(self.ads) + len(self.sightings) >= self.batch_size:
             self.flush()
         return item
 
-    def _apply(self, kind: str, batch: Batch) -> None:
+    def _write(self, kind: str, batch: Batch) -> None:
         if kind == "ads":
             outcome = self.store.write_ads(batch)
             self.stats.inc_value("adwatch/store/new", outcome.new)
@@ -62,10 +65,35 @@ class StorePipeline:
         else:
             self.stats.inc_value("adwatch/store/touched", self.store.touch([(s["id"], s["seen_at"]) for s in batch]))
 
+    def _apply(self, kind: str, batch: Batch) -> None:
+        """Write a batch; if the data (not the store) is at fault, write what can be written.
+
+        ``StoreUnavailable`` propagates (the batch is kept for later). Any other error means
+        some record is bad: records are then written one by one and the bad ones are set
+        aside in the spool's ``rejected/`` folder, so they cannot block every later batch.
+        """
+        try:
+            self._write(kind, batch)
+            return
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            logger.error("store: a %s batch failed (%s); writing its records one by one", kind, exc)
+        for record in batch:
+            try:
+                self._write(kind, [record])
+            except StoreUnavailable:
+                raise
+            except Exception as exc:
+                self.spool.reject(kind, record, str(exc))
+                self.stats.inc_value("adwatch/store/rejected")
+                logger.error("store: rejected %s %s: %s (kept in %s)", kind, record.get("id"), exc,
+                             self.spool.rejected_folder)
+
     def _replay(self) -> bool:
         try:
             replayed = self.spool.replay(self._apply)
-        except Exception as exc:
+        except StoreUnavailable as exc:
             logger.error("store: spooled batches still not accepted (%s); they stay in %s", exc, self.spool.folder)
             return False
         if replayed:
@@ -85,7 +113,7 @@ class StorePipeline:
                     self._apply(kind, batch)
                     self.stats.inc_value("adwatch/store/batches")
                     continue
-                except Exception as exc:
+                except StoreUnavailable as exc:
                     healthy = False
                     logger.error("store: write failed (%s); batch of %d %s spooled for retry", exc, len(batch), kind)
             self.spool.append(kind, batch)

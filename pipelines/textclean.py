@@ -19,6 +19,8 @@ _SPACES = re.compile(r"[^\S\n]+")
 _BLANKS = re.compile(r"\n{3,}")
 _INT = re.compile(r"\d+")
 _RELATIVE = re.compile(r"^(idag|i dag|today|igår|i går|yesterday)\s*,?\s*(?:kl\.?\s*)?(\d{1,2})[:.](\d{2})$", re.I)
+_AMOUNT = re.compile(r"(?<!\d)(?P<whole>\d{1,3}(?:[ .\u00a0]\d{3})+|\d+)(?:[.,]\d{1,2})?(?!\d)")
+_MAX_PRICE = 10_000_000
 _CURRENCIES = (("€", "EUR"), ("eur", "EUR"), ("$", "USD"), ("usd", "USD"), ("sek", "SEK"), ("kr", "SEK"),
                (":-", "SEK"))
 
@@ -63,13 +65,17 @@ def parse_posted(value: str | None, zone: str, now: datetime | None = None) -> d
     if relative:
         local_now = (now or datetime.now(UTC)).astimezone(tz)
         day = local_now.date() - timedelta(days=0 if relative.group(1).lower() in ("idag", "i dag", "today") else 1)
-        return datetime(day.year, day.month, day.day, int(relative.group(2)), int(relative.group(3)), tzinfo=tz)
+        try:
+            return datetime(day.year, day.month, day.day, int(relative.group(2)), int(relative.group(3)), tzinfo=tz)
+        except ValueError:  # "idag 25:00"
+            return None
     try:  # ISO 8601 (most sites, <time datetime>) without dateutil's slower guessing
         moment = datetime.fromisoformat(text)
     except ValueError:
         moment = None
     try:
-        moment = moment or dateparser.parse(text, dayfirst=False, yearfirst=True)
+        # Day before month, as Swedish and most European sites write it ("05/11/2026" is 5 November).
+        moment = moment or dateparser.parse(text, dayfirst=True)
     except (ValueError, OverflowError):
         return None
     if moment is None:
@@ -91,9 +97,13 @@ def parse_price(value: str | int | None) -> tuple[int | None, str | None]:
     if value is None:
         return None, None
     text = str(value).lower()
-    digits = re.search(r"\d[\d\s.]*", text)
-    if not digits:
+    # The first amount only ("1 500 kr", "1500.00 kr", "1 500,50"): thousands separated by a
+    # single space or dot, decimals dropped. A list of prices on several lines is not one number.
+    match = _AMOUNT.search(text)
+    if not match:
         return None, None
-    amount = int(re.sub(r"\D", "", digits.group(0)))
+    amount = int(re.sub(r"[ .\u00a0]", "", match.group("whole")))
+    if amount > _MAX_PRICE:
+        return None, None
     currency = next((code for mark, code in _CURRENCIES if mark in text), None)
     return amount, currency

@@ -130,6 +130,25 @@ def test_store_spools_when_locked_and_replays_in_order(stats: MemoryStatsCollect
     store.close()
 
 
+def test_a_bad_record_is_set_aside_and_the_rest_is_written(stats: MemoryStatsCollector, store: SqliteStore,
+                                                           tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    pipe = StorePipeline(store, stats, spool, batch_size=3)
+    good = chain(stats, store, raw_ad(1))
+    bad = chain(stats, store, raw_ad(2))
+    assert isinstance(bad, Ad)
+    bad.price = 10**30  # SQLite cannot hold it: a data error, not an unavailable store
+    pipe.process_item(good)
+    pipe.process_item(bad)
+    pipe.process_item(chain(stats, store, raw_ad(3)))
+    assert store.get_ad("demo:1") and store.get_ad("demo:3") and store.get_ad("demo:2") is None
+    assert spool.pending() == [] and len(list(spool.rejected_folder.iterdir())) == 1
+    assert stats.get_value("adwatch/store/rejected") == 1
+    pipe.process_item(chain(stats, store, raw_ad(4)))  # later batches are not blocked
+    pipe.close_spider()
+    assert store.get_ad("demo:4") is not None
+
+
 def test_spool_survives_a_new_pipeline(stats: MemoryStatsCollector, tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
     spool.append("ads", [{"id": "demo:9", "source": "demo", "url": "u", "first_seen_at": "2026-11-28T00:00:00Z",

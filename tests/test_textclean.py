@@ -39,6 +39,7 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
         ("idag 09:15", "2026-11-28T08:15:00Z"),
         ("igår kl. 22.30", "2026-11-27T21:30:00Z"),
         ("yesterday 10:00", "2026-11-27T09:00:00Z"),
+        ("05/11/2026 10:00", "2026-11-05T09:00:00Z"),  # day first
     ],
 )
 def test_parse_posted(raw: str, expected: str) -> None:
@@ -46,7 +47,7 @@ def test_parse_posted(raw: str, expected: str) -> None:
     assert moment is not None and iso(moment) == expected
 
 
-@pytest.mark.parametrize("raw", [None, "", "   ", "snart", "99/99/9999 99:99"])
+@pytest.mark.parametrize("raw", [None, "", "   ", "snart", "99/99/9999 99:99", "idag 25:00", "igår 9.75"])
 def test_parse_posted_rejects(raw: str | None) -> None:
     assert parse_posted(raw, "Europe/Stockholm", now=NOW) is None
 
@@ -59,7 +60,10 @@ def test_parse_age(raw: str | int | None, age: int | None) -> None:
 
 @pytest.mark.parametrize(("raw", "price"), [("1 500 kr", (1500, "SEK")), ("2000:-", (2000, "SEK")),
                                             ("150 EUR", (150, "EUR")), ("€200", (200, "EUR")),
-                                            ("gratis", (None, None)), (None, (None, None)), ("3000", (3000, None))])
+                                            ("gratis", (None, None)), (None, (None, None)), ("3000", (3000, None)),
+                                            ("1500.00 kr", (1500, "SEK")), ("1 500,50 kr", (1500, "SEK")),
+                                            ("500\n1000\n1500\n2000\n2500\n3000 kr", (500, "SEK")),
+                                            ("9" * 30, (None, None))])
 def test_parse_price(raw: str | None, price: tuple[int | None, str | None]) -> None:
     assert parse_price(raw) == price
 

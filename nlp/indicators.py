@@ -1,0 +1,178 @@
+"""Indicator lexicons (``nlp/data/indicators/<lang>.yaml``) → hits, and the ad's score.
+
+Matching (the contract the lexicon files are written against): the text is NFKC
+normalized; each pattern matches case-insensitively as whole words
+(``(?<!\\w)(?:PATTERN)(?!\\w)``); every blocker match removes the overlapping hits of
+the categories it cancels. All languages' files apply to every ad (ads mix languages).
+A stated age under 21 ("19 år", "age 19", "19yo") is a youth hit from code, not data.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATA = Path(__file__).resolve().parent / "data" / "indicators"
+CATEGORIES = ("movement", "youth", "third_party", "language_barrier", "controlled_contact", "risky_services",
+              "multiple_women", "hotel", "availability", "nationality")
+EVIDENCE = ("research", "practice", "proposal")
+_AGE = re.compile(
+    r"(?<![\w.,])(?P<age>1[3-9]|20)\s*(?:år|years?(?:\s+old)?|yrs?|yo|y\.o\.?|jahre|lat|ani|лет|год)(?!\w)"
+    r"|(?:ålder|age|wiek|vârsta|возраст|jag är|i am|i'm|im|mam|am)\s*[:=]?\s*(?P<age2>1[3-9]|20)"
+    r"(?!\s*(?:cm|kg|kr|sek|eur|min|%|:|\.\d|,\d|\d))(?![\w])",
+    re.IGNORECASE,
+)
+
+
+class LexiconError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    category: str
+    pattern: str
+    evidence: str
+    weight: float
+    positive: tuple[str, ...]
+    negative: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Blocker:
+    id: str
+    cancels: tuple[str, ...]
+    pattern: str
+    positive: tuple[str, ...]
+
+
+def _wrap(pattern: str) -> str:
+    return r"(?<!\w)(?:" + pattern + r")(?!\w)"
+
+
+def load_lexicons(folder: Path = DATA) -> tuple[list[Entry], list[Blocker], dict[str, Any]]:
+    weights = yaml.safe_load((folder / "weights.yaml").read_text(encoding="utf-8"))
+    entries: list[Entry] = []
+    blockers: list[Blocker] = []
+    seen: set[str] = set()
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name == "weights.yaml":
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for raw in data.get("entries") or []:
+            where = f"{path.name}: {raw.get('id', '?')}"
+            if raw.get("id") in seen:
+                raise LexiconError(f"{where}: duplicate id")
+            if raw.get("category") not in CATEGORIES:
+                raise LexiconError(f"{where}: unknown category {raw.get('category')!r}")
+            if raw.get("evidence") not in EVIDENCE:
+                raise LexiconError(f"{where}: evidence must be one of {EVIDENCE}")
+            _compile(raw.get("pattern", ""), where)
+            seen.add(raw["id"])
+            entries.append(Entry(raw["id"], raw["category"], raw["pattern"], raw["evidence"],
+                                 float(raw.get("weight", weights["evidence_weights"][raw["evidence"]])),
+                                 tuple(raw.get("positive") or ()), tuple(raw.get("negative") or ())))
+        for raw in data.get("blockers") or []:
+            where = f"{path.name}: {raw.get('id', '?')}"
+            cancels = tuple(raw.get("cancels") or ())
+            if not cancels or any(c not in CATEGORIES for c in cancels):
+                raise LexiconError(f"{where}: cancels must list known categories")
+            _compile(raw.get("pattern", ""), where)
+            blockers.append(Blocker(raw["id"], cancels, raw["pattern"], tuple(raw.get("positive") or ())))
+    return entries, blockers, weights
+
+
+def _compile(pattern: str, where: str) -> re.Pattern[str]:
+    if not pattern or "(?P<" in pattern:
+        raise LexiconError(f"{where}: pattern must be non-empty and use no named groups")
+    try:
+        return re.compile(_wrap(pattern), re.IGNORECASE)
+    except re.error as exc:
+        raise LexiconError(f"{where}: invalid pattern: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Hit:
+    category: str
+    phrase: str
+    start: int
+    end: int
+    rule: str
+    weight: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"category": self.category, "phrase": self.phrase, "start": self.start, "end": self.end,
+                "rule": self.rule, "weight": self.weight}
+
+
+class IndicatorMatcher:
+    """All entries of a category in one alternation (one scan per category, not per entry)."""
+
+    def __init__(self, entries: list[Entry], blockers: list[Blocker], weights: dict[str, Any]) -> None:
+        self.weights = weights
+        self.entries = {f"e{i}": entry for i, entry in enumerate(entries)}
+        self.by_category: dict[str, re.Pattern[str]] = {}
+        for category in CATEGORIES:
+            parts = [f"(?P<{key}>{_wrap(e.pattern)})" for key, e in self.entries.items() if e.category == category]
+            if parts:
+                self.by_category[category] = re.compile("|".join(parts), re.IGNORECASE)
+        self.blockers = [(b, re.compile(_wrap(b.pattern), re.IGNORECASE)) for b in blockers]
+
+    def _raw_hits(self, text: str, only: str | None = None) -> list[Hit]:
+        hits: list[Hit] = []
+        for category, regex in self.by_category.items():
+            for match in regex.finditer(text):
+                key = match.lastgroup or ""
+                entry = self.entries[key]
+                if only is not None and entry.id != only:
+                    continue
+                hits.append(Hit(category, match.group(), match.start(), match.end(), entry.id, entry.weight))
+        for match in _AGE.finditer(text):
+            hits.append(Hit("youth", match.group(), match.start(), match.end(), "code.youth.stated_age", 1.0))
+        return hits
+
+    def blocked_spans(self, text: str) -> list[tuple[int, int, tuple[str, ...]]]:
+        return [(m.start(), m.end(), b.cancels) for b, regex in self.blockers for m in regex.finditer(text)]
+
+    def find(self, text: str) -> list[Hit]:
+        text = unicodedata.normalize("NFKC", text)
+        blocked = self.blocked_spans(text)
+        hits = [h for h in self._raw_hits(text)
+                if not any(h.category in cancels and h.start < end and start < h.end
+                           for start, end, cancels in blocked)]
+        return sorted(hits, key=lambda h: (h.start, h.category))
+
+    def entry_hits(self, entry: Entry, text: str) -> list[Hit]:
+        """Surviving hits of one entry alone (for the lexicon's own example tests)."""
+        text = unicodedata.normalize("NFKC", text)
+        regex = re.compile(_wrap(entry.pattern), re.IGNORECASE)
+        blocked = self.blocked_spans(text)
+        return [Hit(entry.category, m.group(), m.start(), m.end(), entry.id, entry.weight)
+                for m in regex.finditer(text)
+                if not any(entry.category in cancels and m.start() < end and start < m.end()
+                           for start, end, cancels in blocked)]
+
+    def score(self, hits: list[Hit], obfuscated_phone: bool) -> float:
+        per_category: dict[str, float] = {}
+        for hit in hits:
+            per_category[hit.category] = per_category.get(hit.category, 0.0) + hit.weight
+        total = sum(self.weights["categories"][c] * min(1.0, w) for c, w in per_category.items())
+        if obfuscated_phone:
+            total += self.weights["obfuscated_phone"]
+        return round(total, 3)
+
+    @property
+    def flag_threshold(self) -> float:
+        return float(self.weights["flag_threshold"])
+
+
+@cache
+def indicator_matcher() -> IndicatorMatcher:
+    return IndicatorMatcher(*load_lexicons())
