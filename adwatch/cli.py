@@ -137,7 +137,8 @@ def search(
 
     try:
         q = build_query(query, phone=phone, towns=town or [], since=since, until=until, sources=source or [],
-                        sort=sort, limit=limit, offset=offset)
+                        sort=sort, limit=limit, offset=offset,
+                        region=load_settings().get("ADWATCH_DEFAULT_REGION"))
     except ValueError as exc:
         fail(str(exc))
         raise typer.Exit(2) from None

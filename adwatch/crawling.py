@@ -8,20 +8,37 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from index import open_store
+from index.timeutil import now_iso
 
 
 def run_crawls(settings: Settings, names: list[str], base_url: str | None = None,
                refresh: bool = False) -> list[dict[str, Any]]:
-    """Crawl the named sources side by side; returns their crawl-run rows (newest run each).
+    """Crawl the named sources side by side; returns this crawl's run row for each source.
 
-    Scrapy's reactor cannot restart, so call this at most once per process.
+    A source whose crawler never started (a broken page module, a store it cannot open)
+    gets a ``failed`` row rather than last week's. Scrapy's reactor cannot restart, so
+    call this at most once per process.
     """
     process = CrawlerProcess(settings)
+    crawlers = []
     for name in names:
-        process.crawl(name, base_url=base_url, refresh=refresh)
+        crawler = process.create_crawler(name)
+        crawlers.append(crawler)
+        process.crawl(crawler, base_url=base_url, refresh=refresh)
     process.start()
     store = open_store(settings)
     try:
-        return [run for name in names for run in store.runs(name, limit=1)]
+        runs = []
+        for name, crawler in zip(names, crawlers, strict=True):
+            run_id = crawler.stats.get_value("adwatch/run_id") if crawler.stats else None
+            row = next((r for r in store.runs(name, limit=20) if r["id"] == run_id), None)
+            if row is None:
+                started = now_iso()
+                run_id = store.start_run(name, started)
+                store.finish_run(run_id, finished_at=started, status="failed",
+                                 reason="the crawler did not start (see the log above)")
+                row = store.runs(name, limit=1)[0]
+            runs.append(row)
+        return runs
     finally:
         store.close()

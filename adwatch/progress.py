@@ -24,7 +24,7 @@ class ProgressReporter:
     def from_crawler(cls, crawler: Crawler) -> ProgressReporter:
         interval = crawler.settings.getfloat("ADWATCH_PROGRESS_INTERVAL")
         if interval <= 0 or not sys.stderr.isatty():
-            raise NotConfigured("progress is shown only on a terminal")
+            raise NotConfigured  # no message: Scrapy would log one as a warning on every piped run
         reporter = cls(crawler, interval)
         crawler.signals.connect(reporter.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(reporter.spider_closed, signal=signals.spider_closed)

@@ -42,7 +42,7 @@ CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_DELAY = 0.25
 DOWNLOAD_TIMEOUT = 30
-# Pages above this size are aborted by Scrapy itself; the spider skips smaller giants.
+# Pages above this size are aborted by Scrapy itself; smaller giants are parsed, their text cut.
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
 # Retry 5xx and 429 a few times; AutoThrottle backs off when the site slows down.

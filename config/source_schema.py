@@ -21,16 +21,21 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 _PROBE = Selector(text="<html><body></body></html>")
 
 
+def select(node: Any, expr: str) -> Any:
+    """Apply a source selector to a parsel Selector or Scrapy response: CSS by default,
+    XPath when written ``xpath:…`` (``css:`` may be written too)."""
+    if expr.startswith("xpath:"):
+        return node.xpath(expr[len("xpath:") :])
+    return node.css(expr.removeprefix("css:"))
+
+
 def check_selector(value: str) -> str:
-    """A selector is CSS by default, or XPath when written ``xpath:…``; it must compile."""
+    """A selector must be non-empty and compile."""
     expr = value.strip()
     if not expr:
         raise ValueError("empty selector")
     try:
-        if expr.startswith("xpath:"):
-            _PROBE.xpath(expr[len("xpath:") :])
-        else:
-            _PROBE.css(expr.removeprefix("css:"))
+        select(_PROBE, expr)
     except Exception as exc:  # parsel raises several types for bad syntax
         raise ValueError(f"invalid selector {expr!r}: {exc}") from None
     return expr
@@ -94,7 +99,7 @@ class Source(_Strict):
     listing: ListingSelectors
     fields: FieldSelectors
     ad_id_pattern: str | None = Field(None, description="regex with one group: the site's ad id in the URL")
-    region: str = Field("SE", description="default phone region, ISO 3166 alpha-2")
+    region: str | None = Field(None, description="phone region, ISO 3166 alpha-2 (default: ADWATCH_DEFAULT_REGION)")
     timezone: str = Field("Europe/Stockholm", description="zone of dates the site writes without offset")
     page: str | None = Field(None, description="dotted path of a page class in spiders.pages")
     politeness: Politeness = Field(default_factory=Politeness)
@@ -131,9 +136,11 @@ class Source(_Strict):
 
     @field_validator("region")
     @classmethod
-    def _region(cls, value: str) -> str:
+    def _region(cls, value: str | None) -> str | None:
         import phonenumbers
 
+        if value is None:
+            return None
         if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"unknown phone region {value!r}")
         return value.upper()

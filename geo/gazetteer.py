@@ -92,6 +92,6 @@ def gazetteer(country: str = "SE") -> Gazetteer:
              float(r["longitude"]), int(r["population"]), tuple(filter(None, r["alternatenames"].split("|"))))
         for r in _rows(_DATA / f"{country.lower()}_towns.tsv", delimiter="\t")
     ]
-    if not towns:
+    if not towns:  # also when the file is missing: _rows returns nothing
         raise FileNotFoundError(f"no gazetteer for {country!r}: run python -m geo.build_gazetteer {country}")
     return Gazetteer(towns, aliases)

@@ -17,8 +17,12 @@ from nlp.towns import TownFinder
 
 
 @cache
-def _town_finder(country: str) -> TownFinder:
-    return TownFinder(gazetteer(country))
+def _town_finder(country: str) -> TownFinder | None:
+    """None where adwatch has no gazetteer for the country: phones still work, towns are empty."""
+    try:
+        return TownFinder(gazetteer(country))
+    except FileNotFoundError:
+        return None
 
 
 def extract(
@@ -38,7 +42,8 @@ def extract(
             if hit.e164 not in known:
                 known.add(hit.e164)
                 hits.append(type(hit)(hit.e164, hit.raw, -1, -1, hit.country, hit.line_type, hit.obfuscated))
-    towns = _town_finder(region.upper()).find(body, location_field)
+    finder = _town_finder(region.upper())
+    towns = finder.find(body, location_field) if finder else []
     return {
         "phones": [h.e164 for h in hits],
         "phone_details": [h.as_dict() for h in hits],

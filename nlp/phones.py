@@ -31,6 +31,8 @@ from phonenumbers import PhoneNumberType
 _DATA = Path(__file__).resolve().parent / "data" / "number_words.yaml"
 _TYPES = {value: name.lower() for name, value in vars(PhoneNumberType).items() if name.isupper()}
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
+_MAX_PARSES = 3000  # per text: bounds the time a hostile page of digits can cost (~0.1 s)
+_MAX_AMBIGUOUS = 6  # "tens + unit" pairs read both ways within one window (2**6 tries at most)
 _PLAIN_GAP = frozenset(" -()")
 _GAP_CHARS = frozenset(" \t\u00a0\u202f.-/*$;,–—_()[]:\n\r")
 _INVISIBLE = frozenset("\ufe0f\u20e3\u200b\u200d")  # keycap parts and zero-width joiners
@@ -193,6 +195,14 @@ def _digits_of(units: list[_Unit], readings: tuple[int, ...]) -> str:
     return "".join(out)
 
 
+def _readings(window: list[_Unit]) -> list[tuple[int, ...]]:
+    """Reading choices per unit; all combinations when few, else the two uniform ones."""
+    ambiguous = sum(1 for u in window if len(u.values) > 1)
+    if ambiguous <= _MAX_AMBIGUOUS:
+        return list(itertools.product(*[range(len(u.values)) for u in window]))
+    return [tuple(0 for _ in window), tuple(min(1, len(u.values) - 1) for u in window)]
+
+
 def _obfuscated(text: str, units: list[_Unit]) -> bool:
     if any(u.kind in ("word", "letter", "unicode") for u in units):
         return True
@@ -205,7 +215,12 @@ def _obfuscated(text: str, units: list[_Unit]) -> bool:
     return singles >= 5 or before.isalpha() or after.isalpha()
 
 
-def _cut(text: str, run: list[_Unit], region: str) -> list[PhoneHit]:
+class _Budget:
+    def __init__(self, parses: int) -> None:
+        self.left = parses
+
+
+def _cut(text: str, run: list[_Unit], region: str, budget: _Budget) -> list[PhoneHit]:
     """Cut a run into valid numbers, longest window first, left to right."""
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
     trunk = meta.national_prefix if meta else None
@@ -215,16 +230,23 @@ def _cut(text: str, run: list[_Unit], region: str) -> list[PhoneHit]:
         i = 0
         while i < len(units):
             found = None
-            for j in range(len(units), i, -1):
+            # Every unit but "+" and "(0)" adds a digit: longer windows cannot be a number.
+            for j in range(min(len(units), i + _MAX_DIGITS + 2), i, -1):
                 window = units[i:j]
                 raw = text[window[0].start : window[-1].end]
+                shortest = sum(min(len(v) for v in u.values) for u in window)
+                longest = sum(max(len(v) for v in u.values) for u in window)
+                if shortest > _MAX_DIGITS or longest < _MIN_DIGITS:
+                    continue
                 if _DATE_OR_TIME.match(raw) or _ORG_NUMBER.match(raw):
                     continue
-                choices = [range(len(u.values)) for u in window]
-                for readings in itertools.product(*choices):
+                for readings in _readings(window):
                     digits = _digits_of(window, tuple(readings))
                     if not _MIN_DIGITS <= len(digits.lstrip("+")) <= _MAX_DIGITS:
                         continue
+                    if budget.left <= 0:
+                        return hits
+                    budget.left -= 1
                     number = _e164(digits, region, trunk, code)
                     if number is not None:
                         found = (j, window, number, raw)
@@ -254,8 +276,9 @@ def find_phones(text: str, region: str = "SE") -> list[PhoneHit]:
     units = [u for u in _units(text, lex) if not any(a <= u.start < b for a, b in blocked)]
     seen: set[str] = set()
     hits: list[PhoneHit] = []
+    budget = _Budget(_MAX_PARSES)
     for run in _runs(text, units):
-        for hit in _cut(text, run, region.upper()):
+        for hit in _cut(text, run, region.upper(), budget):
             if hit.e164 not in seen:
                 seen.add(hit.e164)
                 hits.append(hit)

@@ -17,17 +17,32 @@ from index.timeutil import now_iso
 
 
 def run_status(reason: str, stats: dict[str, Any]) -> str:
+    """ok · partial (finished, but a listing page was lost or writes wait in the spool) ·
+    interrupted · failed. Only ``ok`` lets the next crawl stop paging at known ads."""
     if reason == "finished":
         fetched = stats.get("adwatch/spider/listing_pages", 0) + stats.get("adwatch/spider/detail_pages", 0)
-        return "ok" if fetched else "failed"
+        if not fetched:
+            return "failed"
+        lost = stats.get("adwatch/spider/listing_errors", 0) + stats.get("adwatch/store/spooled_batches", 0)
+        return "partial" if lost else "ok"
     if reason in ("shutdown", "closespider_timeout", "closespider_itemcount", "closespider_pagecount"):
         return "interrupted"
     return "failed"
 
 
+def _reason(reason: str, status: str, stats: dict[str, Any]) -> str | None:
+    if status == "ok":
+        return None
+    if status == "partial":
+        return (f"{stats.get('adwatch/spider/listing_errors', 0)} listing pages lost, "
+                f"{stats.get('adwatch/store/spooled_batches', 0)} batches spooled")
+    if status == "failed" and reason == "finished":
+        return "nothing could be fetched"
+    return reason
+
+
 class CrawlRunRecorder:
-    def __init__(self, crawler: Crawler, store: Store, stats: StatsCollector) -> None:
-        self.crawler = crawler
+    def __init__(self, store: Store, stats: StatsCollector) -> None:
         self.store = store
         self.stats = stats
         self.run_id: int | None = None
@@ -35,7 +50,7 @@ class CrawlRunRecorder:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlRunRecorder:
         assert crawler.stats is not None
-        recorder = cls(crawler, store_for_crawler(crawler), crawler.stats)
+        recorder = cls(store_for_crawler(crawler), crawler.stats)
         crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
         # After the item pipelines have flushed (they close on spider_closed first).
         crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
@@ -61,7 +76,7 @@ class CrawlRunRecorder:
             new_ads=stats.get("adwatch/store/new", 0),
             updated_ads=stats.get("adwatch/store/updated", 0),
             errors=errors,
-            reason=reason if status != "ok" else None,
+            reason=_reason(reason, status, stats),
             stats={k: v for k, v in stats.items() if k.startswith(("adwatch/", "downloader/response_status",
                                                                    "item_", "response_", "elapsed_time"))},
         )

@@ -16,13 +16,14 @@ logger = logging.getLogger(__name__)
 
 
 class EnrichPipeline:
-    def __init__(self, stats: StatsCollector) -> None:
+    def __init__(self, stats: StatsCollector, default_region: str = "SE") -> None:
         self.stats = stats
+        self.default_region = default_region
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> EnrichPipeline:
         assert crawler.stats is not None
-        return cls(crawler.stats)
+        return cls(crawler.stats, crawler.settings.get("ADWATCH_DEFAULT_REGION"))
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, AdSighting):
@@ -32,7 +33,7 @@ class EnrichPipeline:
             facts = nlp.extract(
                 ad.get("text") or "",
                 title=ad.get("title") or None,
-                region=ad.get("region") or "SE",
+                region=ad.get("region") or self.default_region,
                 location_field=ad.get("location"),
                 phone_field=ad.get("phone_field"),
             )

@@ -36,7 +36,7 @@ class BackoffMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BackoffMiddleware:
         if not crawler.settings.getbool("RETRY_ENABLED"):
-            raise NotConfigured("retries disabled")
+            raise NotConfigured
         return cls(crawler, crawler.settings.getfloat("ADWATCH_BACKOFF_BASE"),
                    crawler.settings.getfloat("ADWATCH_BACKOFF_MAX"))
 

@@ -44,14 +44,19 @@ class SourceSpider(scrapy.Spider):
         self.allowed_domains = list(self.src.allowed_domains)
         self.refresh = _truthy(refresh)
         self.page_cls = ad_page_class(self.src.page)
+        self.default_region = "SE"  # replaced by ADWATCH_DEFAULT_REGION in from_crawler
         self.known_ids: Callable[[Iterable[str]], set[str]] = lambda ids: set()
         self.resume_full = True  # until we know the previous run finished cleanly
+        # Ads this crawl asked for: once stored they look "known", but a page full of them
+        # is news from this run, not a sign that the rest was seen before.
+        self.requested: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         store = store_for_crawler(crawler)
         spider.known_ids = store.known_ids
+        spider.default_region = crawler.settings.get("ADWATCH_DEFAULT_REGION")
         previous = store.runs(spider.src.name, limit=1)
         spider.resume_full = not previous or previous[0]["status"] != "ok"
         return spider
@@ -86,18 +91,22 @@ class SourceSpider(scrapy.Spider):
             self._stat("empty_listing")
         ids = {url: ad_id(self.src.name, url, self.src.ad_id_pattern) for url in urls}
         known = set() if self.refresh else self.known_ids(ids.values())
+        seen_before = known - self.requested
         for url, item_id in ids.items():
             if item_id not in known:
-                yield scrapy.Request(url, callback=self.parse_ad, errback=self.on_error)
-        if known:
-            self._stat("known_ads", len(known))
-            yield AdSighting(ids=sorted(known), source=self.src.name, seen_at=now_iso())
+                self.requested.add(item_id)
+                # The id goes along: after a redirect the ad keeps the id its listing gave it.
+                yield scrapy.Request(url, callback=self.parse_ad, errback=self.on_error,
+                                     cb_kwargs={"item_id": item_id})
+        if seen_before:
+            self._stat("known_ads", len(seen_before))
+            yield AdSighting(ids=sorted(seen_before), source=self.src.name, seen_at=now_iso())
         for url in page.listing_urls():
             yield scrapy.Request(url, callback=self.parse_listing, errback=self.on_error)
         next_url = page.next_page_url()
         if next_url is None:
             return
-        if urls and len(known) == len(ids) and self._may_stop_paging():
+        if urls and len(seen_before) == len(ids) and self._may_stop_paging():
             self._stat("stopped_paging")
             logger.info("%s: every ad on %s is indexed; not paging further", self.src.name, response.url)
             return
@@ -106,7 +115,7 @@ class SourceSpider(scrapy.Spider):
     def _may_stop_paging(self) -> bool:
         return self.src.incremental.stop_on_known_page and not self.refresh and not self.resume_full
 
-    def parse_ad(self, response: Response) -> Iterator[Ad]:
+    def parse_ad(self, response: Response, item_id: str | None = None) -> Iterator[Ad]:
         if not isinstance(response, TextResponse):
             self._stat("not_text")
             return
@@ -114,12 +123,13 @@ class SourceSpider(scrapy.Spider):
         page = self.page_cls(response, self.src)
         try:
             ad = Ad(
-                id=ad_id(self.src.name, response.url, self.src.ad_id_pattern),
+                id=item_id or ad_id(self.src.name, response.url, self.src.ad_id_pattern),
                 source=self.src.name,
                 url=response.url,
-                site_id=site_ad_id(response.url, self.src.ad_id_pattern),
+                site_id=site_ad_id(response.url, self.src.ad_id_pattern)
+                or site_ad_id(response.request.url if response.request else "", self.src.ad_id_pattern),
                 fetched_at=now_iso(),
-                region=self.src.region,
+                region=self.src.region or self.default_region,
                 timezone=self.src.timezone,
                 title=page.title(),
                 text=page.text(),
@@ -139,12 +149,15 @@ class SourceSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> None:
         error = failure.value
+        request = getattr(failure, "request", None)
+        if request is not None and request.callback == self.parse_listing:
+            # A listing page lost: the ads behind it were never seen, so this run is partial.
+            self._stat("listing_errors")
         if isinstance(error, HttpError):
             status = error.response.status
             self._stat(f"http_{status}")
             logger.warning("%s: HTTP %s for %s", self.src.name, status, error.response.url)
         else:
             self._stat("download_error")
-            request = getattr(failure, "request", None)
             logger.warning("%s: %s for %s", self.src.name, failure.getErrorMessage(),
                            request.url if request else "?")

@@ -37,7 +37,7 @@ def test_good_file_gets_defaults(tmp_path: Path) -> None:
     source, problems = parse_source(write(tmp_path, "site", GOOD.format(name="site")))
     assert problems == [] and source is not None
     assert source.allowed_domains == ["127.0.0.1"]
-    assert source.region == "SE" and source.politeness.obey_robots
+    assert source.region is None and source.politeness.obey_robots  # ADWATCH_DEFAULT_REGION applies
 
 
 @pytest.mark.parametrize(

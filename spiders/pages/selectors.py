@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 from scrapy.http import TextResponse
-from scrapy.selector import SelectorList
 
-from config.source_schema import Source
-
-
-def select(response: TextResponse, expr: str) -> SelectorList:
-    if expr.startswith("xpath:"):
-        return response.xpath(expr[len("xpath:") :])
-    return response.css(expr.removeprefix("css:"))
+from config.source_schema import Source, select
 
 
 def _first(response: TextResponse, expr: str | None) -> str | None:
