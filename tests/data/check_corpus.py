@@ -94,6 +94,11 @@ def load_gazetteer() -> set[str] | None:
     if not tsv.exists():
         return None
     names = set()
+    canon = tsv.parent / "se_canonical_names.csv"
+    if canon.exists():
+        for line in canon.read_text(encoding="utf-8").splitlines()[1:]:
+            if "," in line and not line.startswith("#"):
+                names.add(line.split(",")[1].strip())
     for line in tsv.read_text(encoding="utf-8").splitlines():
         if line.startswith("#") or line.startswith("geonameid"):
             continue
@@ -181,7 +186,8 @@ def main() -> int:
         # Plain vs obfuscated: a phone is plain if its digits appear in an ASCII run of digits
         # and ordinary separators.
         runs = ["".join(ch for ch in r if ch in "0123456789")
-                for r in re.findall(r"(?<![^\W\d_])[+0-9][0-9 ()\-./]{5,}[0-9](?![^\W\d_])", full)]
+                for r in re.findall(r"(?<![^\W\d_])[+0-9][0-9 ()\-./]{5,}[0-9](?![^\W\d_])", full)
+                if all(len(re.sub(r"[^0-9]", "", g)) >= 2 or g == "(0)" for g in re.split(r"[ \-./]+", r))]
         kinds = set()
         for p in a["phones"]:
             nsn = str(phonenumbers.parse(p).national_number)
