@@ -1,28 +1,15 @@
 """``extract``: one ad's text → phones, contacts, towns, language, indicators.
 
-Today: phone numbers via ``phonenumbers`` and towns from the site's location field
-and unambiguous names in the text. The NLP issue replaces the inside (spaCy
-components, de-obfuscation, indicators); the signature and output stay.
+The only entry point the pipelines use. The spaCy pipeline (``nlp.pipeline``) does the
+work; this turns the annotated Doc into the plain dict other stages and tools read.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-from geo.gazetteer import gazetteer
-from nlp.language import detect_language
 from nlp.phones import find_phones
-from nlp.towns import TownFinder
-
-
-@cache
-def _town_finder(country: str) -> TownFinder | None:
-    """None where adwatch has no gazetteer for the country: phones still work, towns are empty."""
-    try:
-        return TownFinder(gazetteer(country))
-    except FileNotFoundError:
-        return None
+from nlp.pipeline import pipeline
 
 
 def extract(
@@ -32,24 +19,30 @@ def extract(
     location_field: str | None = None,
     phone_field: str | None = None,
 ) -> dict[str, Any]:
-    """Offsets refer to ``title + "\\n" + text`` (``text`` alone when there is no title)."""
+    """Offsets refer to ``title + "\\n" + text`` (``text`` alone when there is no title).
+
+    ``phone_field`` is the site's own phone field: its numbers are added with offsets -1,
+    since their span is not in the text.
+    """
+    nlp = pipeline()
     body = f"{title}\n{text}" if title else text
-    hits = find_phones(body, region)
+    doc = nlp.make_doc(body)
+    doc._.region = (region or "SE").upper()
+    doc._.location_field = location_field
+    doc = nlp(doc)
+    hits = list(doc._.phones)
     known = {h.e164 for h in hits}
     if phone_field:
-        # The page's own phone field: offsets are -1 because the span is not in the text.
-        for hit in find_phones(phone_field, region):
+        for hit in find_phones(phone_field, doc._.region):
             if hit.e164 not in known:
                 known.add(hit.e164)
                 hits.append(type(hit)(hit.e164, hit.raw, -1, -1, hit.country, hit.line_type, hit.obfuscated))
-    finder = _town_finder(region.upper())
-    towns = finder.find(body, location_field) if finder else []
     return {
         "phones": [h.e164 for h in hits],
         "phone_details": [h.as_dict() for h in hits],
-        "contacts": [],
-        "towns": towns,
-        "language": detect_language(body),
-        "indicators": [],
-        "indicator_score": 0.0,
+        "contacts": doc._.contacts,
+        "towns": doc._.towns,
+        "language": doc._.language,
+        "indicators": doc._.indicators,
+        "indicator_score": doc._.indicator_score,
     }

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,6 @@ _MIN_DIGITS, _MAX_DIGITS = 7, 15
 _MAX_PARSES = 3000  # per text: bounds the time a hostile page of digits can cost (~0.1 s)
 _MAX_AMBIGUOUS = 6  # "tens + unit" pairs read both ways within one window (2**6 tries at most)
 _PLAIN_GAP = frozenset(" -()")
-_GAP_CHARS = frozenset(" \t\u00a0\u202f.-/*$;,–—_()[]:\n\r")
 _INVISIBLE = frozenset("\ufe0f\u20e3\u200b\u200d")  # keycap parts and zero-width joiners
 _MAX_GAP = 3
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:se|com|net|org|eu|nu|info)/\S*", re.I)
@@ -64,26 +63,34 @@ class PhoneHit:
 class _Unit:
     start: int
     end: int
-    kind: str  # digits | unicode | word | letter | plus | zero
+    kind: str  # digits | unicode | word | letter | plus | zero | hint
     values: tuple[str, ...]  # digit strings of each reading (tens words have two)
 
 
 class _Lexicon:
     """Number words and digit-like characters, compiled once per process."""
 
+    def _add(self, word: str, value: str) -> None:
+        for form in {word.casefold(), _fold(word).casefold()}:
+            self.words.setdefault(form, (value,))
+
     def __init__(self) -> None:
         data = yaml.safe_load(_DATA.read_text(encoding="utf-8"))
         self.words: dict[str, tuple[str, ...]] = {}
-        for lang in ("sv", "en"):
+        for lang in ("sv", "en", "pl", "ro", "ru"):
             units, teens, tens = data[lang]["units"], data[lang]["teens"], data[lang]["tens"]
             for word, value in {**units, **teens}.items():
-                self.words[word.casefold()] = (str(value),)
+                self._add(word, str(value))
             for word, value in tens.items():
-                self.words[word.casefold()] = (str(value),)
+                self._add(word, str(value))
                 for unit, digit in units.items():
                     if digit:  # "sjuttiofyra": one word, one reading
-                        self.words[(word + unit).casefold()] = (str(value + digit),)
+                        self._add(word + unit, str(value + digit))
+        self.joiners = tuple(data["joiners"])
+        self.joiner_gap = re.compile(r"^\s+(?:" + "|".join(map(re.escape, self.joiners)) + r")\s+$", re.I)
+        self.zero_hints = [re.compile(h, re.I) for h in data["leading_zero_hints"]]
         self.letters = {str(k): str(v) for k, v in data["letters"].items()}
+        self.zero_hints: list[re.Pattern[str]]
         self.odd_digits = {chr(cp): str(d) for cp in range(0x2460, 0x2800)
                            if (d := unicodedata.digit(chr(cp), None)) is not None}
         words = "|".join(sorted(map(re.escape, self.words), key=len, reverse=True))
@@ -100,6 +107,10 @@ class _Lexicon:
             rf"|{not_letter_before}(?P<word>(?i:{words})+){not_letter_after}"
             rf"|(?<![^\W\d_{letters}])(?P<letter>[{letters}]+)(?![^\W\d_{letters}])"
         )
+
+
+def _fold(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
 @cache
@@ -129,16 +140,23 @@ def _units(text: str, lex: _Lexicon) -> list[_Unit]:
     return out
 
 
-def _gap_ok(gap: str) -> bool:
+def _separator(char: str) -> bool:
+    """Spaces, punctuation and symbols (✨ ~ | · ⁄ ‑) may stand between the parts of a number."""
+    return char in "\n\r\t" or unicodedata.category(char)[0] in "PSZ"
+
+
+def _gap_ok(gap: str, lex: _Lexicon) -> bool:
     visible = "".join(c for c in gap if c not in _INVISIBLE)
-    return len(visible) <= _MAX_GAP and all(c in _GAP_CHARS for c in visible) and visible.count("\n") <= 1
+    if lex.joiner_gap.match(visible):  # "șaptezeci și șapte"
+        return True
+    return len(visible) <= _MAX_GAP and all(_separator(c) for c in visible) and visible.count("\n") <= 1
 
 
-def _runs(text: str, units: list[_Unit]) -> list[list[_Unit]]:
+def _runs(text: str, units: list[_Unit], lex: _Lexicon) -> list[list[_Unit]]:
     runs: list[list[_Unit]] = []
     current: list[_Unit] = []
     for unit in units:
-        if current and not _gap_ok(text[current[-1].end : unit.start]):
+        if current and not _gap_ok(text[current[-1].end : unit.start], lex):
             runs.append(current)
             current = []
         current.append(unit)
@@ -147,14 +165,15 @@ def _runs(text: str, units: list[_Unit]) -> list[list[_Unit]]:
     return [run for run in runs if sum(len(u.values[0]) for u in run) >= _MIN_DIGITS]
 
 
-def _with_tens_readings(run: list[_Unit], text: str) -> list[list[_Unit]]:
+def _with_tens_readings(run: list[_Unit], text: str, lex: _Lexicon) -> list[list[_Unit]]:
     """Both readings of 'tens word + unit word': 'fyrtio sex' as 46, or as 40 then 6."""
     merged: list[_Unit] = []
     for unit in run:
         prev = merged[-1] if merged else None
+        gap = text[prev.end : unit.start] if prev is not None else ""
         if (prev is not None and prev.kind == "word" and unit.kind == "word" and len(prev.values[0]) == 2
                 and prev.values[0].endswith("0") and prev.values[0] != "10" and len(unit.values[0]) == 1
-                and unit.values[0] != "0" and text[prev.end : unit.start] in (" ", "-")):
+                and unit.values[0] != "0" and (gap in (" ", "-") or lex.joiner_gap.match(gap))):
             both = (prev.values[0][0] + unit.values[0], prev.values[0] + unit.values[0])
             merged[-1] = _Unit(prev.start, unit.end, "word", both)
         else:
@@ -204,7 +223,7 @@ def _readings(window: list[_Unit]) -> list[tuple[int, ...]]:
 
 
 def _obfuscated(text: str, units: list[_Unit]) -> bool:
-    if any(u.kind in ("word", "letter", "unicode") for u in units):
+    if any(u.kind in ("word", "letter", "unicode", "hint") for u in units):
         return True
     gaps = [text[a.end : b.start] for a, b in itertools.pairwise(units)]
     if any(c not in _PLAIN_GAP for gap in gaps for c in gap):
@@ -220,13 +239,13 @@ class _Budget:
         self.left = parses
 
 
-def _cut(text: str, run: list[_Unit], region: str, budget: _Budget) -> list[PhoneHit]:
+def _cut(text: str, run: list[_Unit], region: str, budget: _Budget, lex: _Lexicon) -> list[PhoneHit]:
     """Cut a run into valid numbers, longest window first, left to right."""
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
     trunk = meta.national_prefix if meta else None
     code = phonenumbers.country_code_for_region(region)
     hits: list[PhoneHit] = []
-    for units in _with_tens_readings(run, text):
+    for units in _with_tens_readings(run, text, lex):
         i = 0
         while i < len(units):
             found = None
@@ -277,12 +296,25 @@ def find_phones(text: str, region: str = "SE") -> list[PhoneHit]:
     seen: set[str] = set()
     hits: list[PhoneHit] = []
     budget = _Budget(_MAX_PARSES)
-    for run in _runs(text, units):
-        for hit in _cut(text, run, region.upper(), budget):
+    for run in _runs(text, units, lex):
+        found = _cut(text, run, region.upper(), budget, lex)
+        if not found and _zero_hint(text, run, lex):
+            # "sjuttio, sjutton, fyrtio, sex, åttiotvå – nolla först": put the zero back.
+            zero = _Unit(run[0].start, run[0].start, "hint", ("0",))
+            found = [replace(h, start=run[0].start, raw=text[run[0].start : h.end], obfuscated=True)
+                     for h in _cut(text, [zero, *run], region.upper(), budget, lex)]
+        for hit in found:
             if hit.e164 not in seen:
                 seen.add(hit.e164)
                 hits.append(hit)
     return hits
+
+
+def _zero_hint(text: str, run: list[_Unit], lex: _Lexicon) -> bool:
+    if run[0].values[0].startswith(("0", "+")) or run[0].kind == "plus":
+        return False
+    near = text[max(0, run[0].start - 60) : run[-1].end + 60]
+    return any(h.search(near) for h in lex.zero_hints)
 
 
 def normalize_phone(raw: str, region: str = "SE") -> str | None:

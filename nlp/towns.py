@@ -44,8 +44,10 @@ def _distance_km(a: Town, b: Town) -> float:
     return 12742 * math.asin(math.sqrt(h))
 
 
-def _as_dict(town: Town, found_in: str) -> dict[str, Any]:
-    return {"name": town.name, "county": town.county, "lat": town.lat, "lon": town.lon, "found_in": found_in}
+def _as_dict(town: Town, found_in: str, start: int = -1, end: int = -1) -> dict[str, Any]:
+    """``start``/``end`` locate a text hit; -1 when the town came from the location field."""
+    return {"name": town.name, "county": town.county, "lat": town.lat, "lon": town.lon, "found_in": found_in,
+            "start": start, "end": end}
 
 
 class TownFinder:
@@ -99,7 +101,7 @@ class TownFinder:
                 next_word = fold(words[i + size].group()) if i + size < len(words) else ""
                 town = self._pick(towns, anchor)
                 if self._accept(key, town, text, start, end, prev_word, next_word, surface):
-                    found.setdefault(town.name, _as_dict(town, "text"))
+                    found.setdefault(town.name, _as_dict(town, "text", start, end))
                     step = size
                     break
             i += step

@@ -201,9 +201,10 @@ def main() -> int:
         stats["ads with location_field"] += a["location_field"] is not None
         stats["ads with no indicator"] += not a["categories"]
         nsns = [str(phonenumbers.parse(p).national_number) for p in a["phones"]]
-        scrubbed = re.sub(r"[+0-9][0-9 \-–./()*$;,|_~]{5,}[0-9]",
-                          lambda m: " " if any(n in re.sub(r"[^0-9]", "", m.group()) for n in nsns) else m.group(),
-                          a["text"])
+        def scrub(m: re.Match[str], nsns: list[str] = nsns) -> str:
+            return " " if any(n in re.sub(r"[^0-9]", "", m.group()) for n in nsns) else m.group()
+
+        scrubbed = re.sub(r"[+0-9][0-9 \-–./()*$;,|_~]{5,}[0-9]", scrub, a["text"])
         found = [k for k, pat in DECOY_PATTERNS.items() if re.search(pat, scrubbed)]
         decoy_kinds.update(found)
         stats["ads with a number-like decoy"] += bool(found)
