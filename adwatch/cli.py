@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from typing import TYPE_CHECKING, Annotated, Any
@@ -227,6 +228,48 @@ def runs(source: Annotated[str | None, typer.Option()] = None,
         print_json(rows)
     else:
         out.print(runs_table(rows))
+
+
+@app.command("extract")
+def extract_cmd() -> None:
+    """JSON lines on stdin → one JSON line of facts per ad on stdout (see DESIGN.md)."""
+    from adwatch.extract_cmd import extract_lines
+
+    region = load_settings().get("ADWATCH_DEFAULT_REGION")
+    for result in extract_lines(sys.stdin, region):
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+
+@app.command("eval")
+def eval_cmd(
+    file: Annotated[str, typer.Argument(help="Labelled JSON lines (input fields plus gold answers).")],
+    check: Annotated[bool, typer.Option(help="Exit 1 when a target is not met.")] = False,
+    errors: Annotated[int, typer.Option(help="Print up to N ads that differ from gold (stderr).")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Precision / recall / F1 of the NLP stage for phones, towns and each indicator category."""
+    from pathlib import Path
+
+    from nlp.evaluate import TARGETS, evaluate
+
+    try:
+        result = evaluate(Path(file))
+    except (OSError, ValueError) as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from None
+    report = result.report()
+    below = result.below_targets()
+    if as_json:
+        print_json(report | {"targets": TARGETS, "below_targets": below})
+    else:
+        from adwatch.report import print_eval
+
+        print_eval(report, below)
+    for diff in result.errors[:errors]:
+        err.print(f"{diff['id']} {diff['kind']}: missed {diff['missed']} extra {diff['extra']}")
+    if check and below:
+        raise typer.Exit(1)
 
 
 @app.command("demo-site")

@@ -36,6 +36,15 @@ _MAX_AMBIGUOUS = 6  # "tens + unit" pairs read both ways within one window (2**6
 _PLAIN_GAP = frozenset(" -()")
 _INVISIBLE = frozenset("\ufe0f\u20e3\u200b\u200d")  # keycap parts and zero-width joiners
 _MAX_GAP = 3
+# Times and dates are taken out before runs are built, so their digits cannot join a
+# neighbouring number ("kl 18–02, 08.00-20.00" is not 020-800 20 00).
+_NOT_PHONE = re.compile(
+    r"\b\d{1,2}:\d{2}\b(?:\s*[-–]\s*\d{1,2}:\d{2}\b)?"  # 10:00, 10:00-22:00
+    r"|\b\d{1,2}\.\d{2}\s*[-–]\s*\d{1,2}\.\d{2}\b"  # 08.00-20.00
+    r"|\b(?:kl\.?|klockan|at)\s*\d{1,2}(?:[.:]\d{2})?(?:\s*[-–]\s*\d{1,2}(?:[.:]\d{2})?)?\b"  # kl 18–02
+    r"|\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[./]\d{1,2}[./](?:19|20)\d{2}\b|\b\d{1,2}/\d{1,2}\b",  # dates
+    re.IGNORECASE,
+)
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:se|com|net|org|eu|nu|info)/\S*", re.I)
 _DATE_OR_TIME = re.compile(
     r"^\s*(?:\d{1,2}[.:]\d{2}\s*[-–]\s*\d{1,2}[.:]\d{2}"  # 10.00-22.00
@@ -291,7 +300,7 @@ def find_phones(text: str, region: str = "SE") -> list[PhoneHit]:
     """Every phone number in ``text`` (each E.164 once, first occurrence), however written."""
     text = text.replace("\r\n", "\n")
     lex = _lexicon()
-    blocked = [m.span() for m in _URL.finditer(text)]
+    blocked = [m.span() for m in _URL.finditer(text)] + [m.span() for m in _NOT_PHONE.finditer(text)]
     units = [u for u in _units(text, lex) if not any(a <= u.start < b for a, b in blocked)]
     seen: set[str] = set()
     hits: list[PhoneHit] = []

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+
+from nlp.contacts import find_contacts
+from nlp.phones import find_phones
+
+
+def contacts(text: str) -> list[tuple[str, str]]:
+    return [(c["type"], c["value"]) for c in find_contacts(text, find_phones(text, "SE"))]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Snap: Anna_X99", [("snapchat", "anna_x99")]),
+        ("👻 lisa_g", [("snapchat", "lisa_g")]),
+        ("kik - sofie.s", [("kik", "sofie.s")]),
+        ("Telegram @AnnaHot", [("telegram", "annahot")]),
+        ("t.me/annahot", [("telegram", "annahot")]),
+        ("WhatsApp +46 70 174 06 05", [("whatsapp", "+46701740605")]),
+        ("mejla Anna.X@Example.com", [("email", "anna.x@example.com")]),
+        ("se mer på www.example.org/profile/anna", [("url", "example.org/profile/anna")]),
+    ],
+)
+def test_contacts(text: str, expected: list[tuple[str, str]]) -> None:
+    assert contacts(text) == expected
+
+
+@pytest.mark.parametrize("text", ["WhatsApp only, no calls", "snap me", "only sms", "Ring mig", "kik or sms"])
+def test_channel_words_without_a_handle(text: str) -> None:
+    assert contacts(text) == []
