@@ -37,7 +37,8 @@ if not Span.has_extension("fact"):
 
 
 def _span(doc: Doc, start: int, end: int, label: str, fact: dict[str, Any]) -> Span | None:
-    span = doc.char_span(start, end, label=label, alignment_mode="expand")
+    # Strict alignment is a fast lookup; "expand" walks the tokens, so it is the fallback.
+    span = doc.char_span(start, end, label=label) or doc.char_span(start, end, label=label, alignment_mode="expand")
     if span is not None:
         span._.fact = fact
     return span

@@ -8,9 +8,11 @@ dictionary look-ups per word instead of a full scan each.
 from __future__ import annotations
 
 import re
-from re import _constants as C  # noqa: N812
-from re import _parser as sre_parse
 from typing import Any
+
+# Python's own regex parser (stable since 3.11 under these names; typeshed does not list them).
+C: Any = getattr(re, "_constants")  # noqa: B009
+sre_parse: Any = getattr(re, "_parser")  # noqa: B009
 
 _MAX_RANGE = 400  # wider character classes count as "anything"
 

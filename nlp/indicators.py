@@ -117,62 +117,85 @@ class Hit:
                 "rule": self.rule, "weight": self.weight}
 
 
-class IndicatorMatcher:
-    """Tries, at each word start, only the entries that can begin with the character there.
+class _Scanner:
+    """Named groups of patterns, tried at each word start only where they can begin.
 
-    Same results as scanning every entry's pattern over the text (leftmost, non-overlapping
-    hits per category), at a fraction of the cost: entries are bucketed by their possible
-    first characters (``nlp.firstchars``); an entry whose start cannot be bounded sits in
-    every bucket of its category.
+    Per group, ``scan`` gives the same matches as the group's patterns joined in one
+    alternation and scanned over the text (leftmost, non-overlapping). Patterns are
+    indexed by the characters they can start with (``nlp.firstchars``), so at each word
+    start only a few small alternations run; a pattern whose start cannot be bounded is
+    tried everywhere in its group.
     """
+
+    def __init__(self, groups: dict[str, list[tuple[str, str]]]) -> None:
+        self.index: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+        self.anywhere: list[tuple[str, re.Pattern[str]]] = []
+        for name, patterns in groups.items():
+            keyed = [(key, pattern, first_chars(pattern)) for key, pattern in patterns]
+            unbounded = [(k, p) for k, p, first in keyed if first is None]
+            for char in sorted({c for _, _, first in keyed if first for c in first}):
+                members = [(k, p) for k, p, first in keyed if first is None or char in first]
+                self.index.setdefault(char, []).append((name, self._alternation(members)))
+            if unbounded:
+                self.anywhere.append((name, self._alternation(unbounded)))
+
+    @staticmethod
+    def _alternation(members: list[tuple[str, str]]) -> re.Pattern[str]:
+        return re.compile("|".join(f"(?P<{k}>(?:{p})(?!\\w))" for k, p in members), re.IGNORECASE)
+
+    def scan(self, text: str, starts: list[int]) -> list[tuple[str, re.Match[str]]]:
+        found: list[tuple[str, re.Match[str]]] = []
+        free_from: dict[str, int] = {}
+        for pos in starts:
+            indexed = self.index.get(text[pos].lower(), [])
+            seen = {name for name, _ in indexed}
+            for name, regex in [*indexed, *((n, r) for n, r in self.anywhere if n not in seen)]:
+                if pos < free_from.get(name, 0):
+                    continue
+                match = regex.match(text, pos)
+                if match is not None and match.end() > pos:
+                    found.append((name, match))
+                    free_from[name] = match.end()
+        return found
+
+
+class IndicatorMatcher:
+    """Entries of a category act as one alternation; blockers group by what they cancel."""
 
     def __init__(self, entries: list[Entry], blockers: list[Blocker], weights: dict[str, Any]) -> None:
         self.weights = weights
         self.entries = {f"e{i}": entry for i, entry in enumerate(entries)}
-        self.buckets: dict[str, dict[str, re.Pattern[str]]] = {}
-        self.anywhere: dict[str, re.Pattern[str]] = {}
-        for category in CATEGORIES:
-            keyed = [(key, e, first_chars(e.pattern)) for key, e in self.entries.items() if e.category == category]
-            chars = sorted({c for _, _, first in keyed if first for c in first})
+        self.hits_scanner = _Scanner({
+            category: [(k, e.pattern) for k, e in self.entries.items() if e.category == category]
+            for category in CATEGORIES
+        })
+        groups: dict[str, list[tuple[str, str]]] = {}
+        self.cancels: dict[str, tuple[str, ...]] = {}
+        for i, blocker in enumerate(blockers):
+            name = "+".join(blocker.cancels)
+            self.cancels[name] = blocker.cancels
+            groups.setdefault(name, []).append((f"b{i}", blocker.pattern))
+        self.blocker_scanner = _Scanner(groups)
 
-            def alternation(members: list[tuple[str, Entry]]) -> re.Pattern[str]:
-                return re.compile("|".join(f"(?P<{k}>(?:{e.pattern})(?!\\w))" for k, e in members), re.IGNORECASE)
-
-            self.buckets[category] = {
-                c: alternation([(k, e) for k, e, first in keyed if first is None or c in first]) for c in chars
-            }
-            unbounded = [(k, e) for k, e, first in keyed if first is None]
-            if unbounded:
-                self.anywhere[category] = alternation(unbounded)
-        self.blockers = [(b, re.compile(_wrap(b.pattern), re.IGNORECASE)) for b in blockers]
-
-    def _raw_hits(self, text: str) -> list[Hit]:
+    def _raw_hits(self, text: str, starts: list[int] | None = None) -> list[Hit]:
+        starts = starts if starts is not None else [m.start() for m in _STARTS.finditer(text)]
         hits: list[Hit] = []
-        free_from = dict.fromkeys(CATEGORIES, 0)  # per category: no overlapping hits, as finditer
-        for start in _STARTS.finditer(text):
-            pos = start.start()
-            char = text[pos].lower()
-            for category, bucket in self.buckets.items():
-                if pos < free_from[category]:
-                    continue
-                regex = bucket.get(char) or self.anywhere.get(category)
-                match = regex.match(text, pos) if regex else None
-                if match is None or match.end() == pos:
-                    continue
-                entry = self.entries[match.lastgroup or ""]
-                hits.append(Hit(category, match.group(), pos, match.end(), entry.id, entry.weight))
-                free_from[category] = match.end()
+        for category, match in self.hits_scanner.scan(text, starts):
+            entry = self.entries[match.lastgroup or ""]
+            hits.append(Hit(category, match.group(), match.start(), match.end(), entry.id, entry.weight))
         for match in _AGE.finditer(text):
             hits.append(Hit("youth", match.group(), match.start(), match.end(), "code.youth.stated_age", 1.0))
         return hits
 
-    def blocked_spans(self, text: str) -> list[tuple[int, int, tuple[str, ...]]]:
-        return [(m.start(), m.end(), b.cancels) for b, regex in self.blockers for m in regex.finditer(text)]
+    def blocked_spans(self, text: str, starts: list[int] | None = None) -> list[tuple[int, int, tuple[str, ...]]]:
+        starts = starts if starts is not None else [m.start() for m in _STARTS.finditer(text)]
+        return [(m.start(), m.end(), self.cancels[name]) for name, m in self.blocker_scanner.scan(text, starts)]
 
     def find(self, text: str) -> list[Hit]:
         text = unicodedata.normalize("NFKC", text)
-        blocked = self.blocked_spans(text)
-        hits = [h for h in self._raw_hits(text)
+        starts = [m.start() for m in _STARTS.finditer(text)]
+        blocked = self.blocked_spans(text, starts)
+        hits = [h for h in self._raw_hits(text, starts)
                 if not any(h.category in cancels and h.start < end and start < h.end
                            for start, end, cancels in blocked)]
         return sorted(hits, key=lambda h: (h.start, h.category))

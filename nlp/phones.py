@@ -99,22 +99,21 @@ class _Lexicon:
         self.joiner_gap = re.compile(r"^\s+(?:" + "|".join(map(re.escape, self.joiners)) + r")\s+$", re.I)
         self.zero_hints = [re.compile(h, re.I) for h in data["leading_zero_hints"]]
         self.letters = {str(k): str(v) for k, v in data["letters"].items()}
-        self.zero_hints: list[re.Pattern[str]]
         self.odd_digits = {chr(cp): str(d) for cp in range(0x2460, 0x2800)
                            if (d := unicodedata.digit(chr(cp), None)) is not None}
         words = "|".join(sorted(map(re.escape, self.words), key=len, reverse=True))
-        letters = re.escape("".join(self.letters))
         odd = re.escape("".join(self.odd_digits))
-        not_letter_before = r"(?<![^\W\d_])"
-        not_letter_after = r"(?![^\W\d_])"
         self.word_run = re.compile(rf"(?i:{words})")
+        self.glued_words = re.compile(rf"(?i:{words})+")  # "nollsjunoll"
+        self.word_prefixes = frozenset(w[:3] for w in self.words)
+        # Letters come as whole runs and are looked up, so a word is read as a number word,
+        # as digit-like letters ("O7O") or not at all, never half of it.
         self.units = re.compile(
             r"(?P<zero>\(\s*0\s*\))"
             r"|(?P<plus>\+)"
             r"|(?P<digits>\d+)"
             rf"|(?P<odd>[{odd}]+)"
-            rf"|{not_letter_before}(?P<word>(?i:{words})+){not_letter_after}"
-            rf"|(?<![^\W\d_{letters}])(?P<letter>[{letters}]+)(?![^\W\d_{letters}])"
+            r"|(?P<alpha>[^\W\d_]+)"
         )
 
 
@@ -138,12 +137,16 @@ def _units(text: str, lex: _Lexicon) -> list[_Unit]:
             out.append(_Unit(start, end, "digits" if raw.isascii() else "unicode", (ascii_digits,)))
         elif kind == "odd":
             out.append(_Unit(start, end, "unicode", ("".join(lex.odd_digits[c] for c in raw),)))
-        elif kind == "word":
-            for word in lex.word_run.finditer(raw):  # a glued run: "nollsjunoll"
-                out.append(_Unit(start + word.start(), start + word.end(), "word",
-                                 lex.words[word.group().casefold()]))
-        elif kind == "letter":
-            out.append(_Unit(start, end, "letter", ("".join(lex.letters[c] for c in raw),)))
+        elif kind == "alpha":
+            folded = raw.casefold()
+            if folded in lex.words:
+                out.append(_Unit(start, end, "word", lex.words[folded]))
+            elif all(c in lex.letters for c in raw):
+                out.append(_Unit(start, end, "letter", ("".join(lex.letters[c] for c in raw),)))
+            elif folded[:3] in lex.word_prefixes and lex.glued_words.fullmatch(raw):
+                for word in lex.word_run.finditer(raw):  # a glued run: "nollsjunoll"
+                    out.append(_Unit(start + word.start(), start + word.end(), "word",
+                                     lex.words[word.group().casefold()]))
         else:
             out.append(_Unit(start, end, kind, ("",)))
     return out

@@ -81,6 +81,7 @@ class TownFinder:
         if anchor is not None:
             found[anchor.name] = _as_dict(anchor, "location_field")
         words = list(_WORD.finditer(text))
+        folded = [fold(w.group()) for w in words]  # once per word, not once per window
         i = 0
         while i < len(words):
             step = 1
@@ -90,15 +91,15 @@ class TownFinder:
                 if any(not text[a.end() : b.start()].isspace() for a, b in zip(span, span[1:], strict=False)):
                     continue
                 surface = text[start:end]
-                key = fold(surface)
+                key = " ".join(folded[i : i + size])
                 towns = self.gazetteer.candidates(key)
                 if not towns and key.endswith("s") and len(key) > 4:  # genitive: "Gävles"
                     key = key[:-1]
                     towns = self.gazetteer.candidates(key)
                 if not towns:
                     continue
-                prev_word = fold(words[i - 1].group()) if i else ""
-                next_word = fold(words[i + size].group()) if i + size < len(words) else ""
+                prev_word = folded[i - 1] if i else ""
+                next_word = folded[i + size] if i + size < len(words) else ""
                 town = self._pick(towns, anchor)
                 if self._accept(key, town, text, start, end, prev_word, next_word, surface):
                     found.setdefault(town.name, _as_dict(town, "text", start, end))

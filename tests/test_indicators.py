@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nlp.indicators import DATA, CATEGORIES, Entry, IndicatorMatcher, LexiconError, indicator_matcher, load_lexicons
+from nlp.indicators import CATEGORIES, DATA, Entry, IndicatorMatcher, LexiconError, indicator_matcher, load_lexicons
 
 ENTRIES, BLOCKERS, WEIGHTS = load_lexicons()
 MATCHER = indicator_matcher()

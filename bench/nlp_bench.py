@@ -1,0 +1,59 @@
+"""NLP throughput: ads/s of ``nlp.extract`` against ``phonenumbers.PhoneNumberMatcher`` alone.
+
+Same texts, same process, same run: the labelled development corpus plus the demo
+site's ads. The pipeline is loaded (and warmed) before timing, as in a crawl.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+
+from adwatch.demo import generate_ads
+from nlp import extract
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 0.25
+
+
+def _texts() -> list[tuple[str, str]]:
+    corpus = [json.loads(line) for line in (ROOT / "tests" / "data" / "nlp_dev.jsonl").read_text("utf-8").splitlines()]
+    pairs = [(ad.get("title") or "", ad["text"]) for ad in corpus]
+    pairs += [(ad.title, ad.text) for ad in generate_ads(seed=7, count=360)]
+    return pairs
+
+
+def _best_rate(work: Any, items: list[tuple[str, str]], rounds: int) -> float:
+    best = 0.0
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for title, text in items:
+            work(title, text)
+        best = max(best, len(items) / (time.perf_counter() - started))
+    return best
+
+
+def run(rounds: int = 3) -> dict[str, Any]:
+    items = _texts()
+    extract("warm up: ring 070-174 06 05 i Gävle", title="x")
+
+    def full(title: str, text: str) -> None:
+        extract(text, title=title or None, region="SE")
+
+    def matcher(title: str, text: str) -> None:
+        list(phonenumbers.PhoneNumberMatcher(f"{title}\n{text}", "SE"))
+
+    ours, theirs = _best_rate(full, items, rounds), _best_rate(matcher, items, rounds)
+    return {"ads": len(items), "extract_ads_per_s": round(ours, 1), "matcher_ads_per_s": round(theirs, 1),
+            "ratio": round(ours / theirs, 3), "target_ratio": TARGET_RATIO}
+
+
+def report(result: dict[str, Any]) -> str:
+    verdict = "meets" if result["ratio"] >= result["target_ratio"] else "BELOW"
+    return (f"nlp: extract {result['extract_ads_per_s']} ads/s · PhoneNumberMatcher alone "
+            f"{result['matcher_ads_per_s']} ads/s · ratio {result['ratio']} ({verdict} target "
+            f"{result['target_ratio']}) · {result['ads']} ads")
