@@ -128,7 +128,7 @@ def search(
     since: Annotated[str | None, typer.Option(help="7d, 24h, 2w or a date.")] = None,
     until: Annotated[str | None, typer.Option(help="A date.")] = None,
     source: Annotated[list[str] | None, typer.Option(help="Source (repeatable).")] = None,
-    sort: Annotated[str | None, typer.Option(help="relevance or newest.")] = None,
+    sort: Annotated[str | None, typer.Option(help="relevance, newest or score (indicator score).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     as_json: JsonOpt = False,
@@ -174,6 +174,11 @@ def show(ad_id: str, as_json: JsonOpt = False) -> None:
         out.print(f"[bold]{'phone':>14}[/bold]  {detail['e164']}  ({detail['line_type']}, written {detail['raw']!r})")
     towns = ", ".join(f"{t['name']} ({t['found_in']})" for t in ad.get("towns") or [])
     out.print(f"[bold]{'towns':>14}[/bold]  {towns}")
+    for contact in ad.get("contacts") or []:
+        out.print(f"[bold]{'contact':>14}[/bold]  {contact['type']}: {contact['value']}")
+    out.print(f"[bold]{'indicators':>14}[/bold]  score {ad.get('indicator_score', 0)}")
+    for hit in ad.get("indicators") or []:
+        out.print(f"{'':>16}{hit['category']}: {hit['phrase']!r} ({hit['rule']})", markup=False)
     out.print()
     out.print(ad.get("text") or "")
 

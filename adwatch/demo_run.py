@@ -33,6 +33,15 @@ def _examples(store: Store) -> None:
         query = build_query(limit=5, **kwargs)  # type: ignore[arg-type]
         result = store.search(query)
         out.print(ads_table(result.hits, title=f"adwatch {label} → {result.total} ads"))
+    top = store.search(build_query(sort="score", limit=1)).hits
+    for ad in top:
+        out.print(f"[bold]Highest indicator score:[/bold] {ad['id']} ({ad.get('town') or '?'}), score "
+                  f"{ad['indicator_score']:g} — adwatch show {ad['id']}")
+        for detail in ad.get("phone_details") or []:
+            written = "obfuscated" if detail["obfuscated"] else "plain"
+            out.print(f"  phone {detail['e164']} written {written}: {detail['raw']!r}", markup=False)
+        for hit in ad.get("indicators") or []:
+            out.print(f"  {hit['category']}: {hit['phrase']!r} ({hit['rule']})", markup=False)
     for phone in summary["top_phones"][:1]:
         ads = store.phone_ads(phone["e164"])
         out.print(ads_table(ads, title=f"adwatch phones {phone['e164']} → {phone['ads']} ads in "

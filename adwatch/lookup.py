@@ -23,8 +23,8 @@ def build_query(text: str = "", *, phone: str | None = None, towns: list[str] | 
         e164 = normalize_phone(phone, region)
         if e164 is None:
             raise ValueError(f"--phone: not a valid phone number: {phone!r}")
-    if sort not in (None, "relevance", "newest"):
-        raise ValueError(f"--sort: must be 'relevance' or 'newest', not {sort!r}")
+    if sort not in (None, "relevance", "newest", "score"):
+        raise ValueError(f"--sort: must be 'relevance', 'newest' or 'score', not {sort!r}")
     return SearchQuery(
         text=text,
         phone=e164,

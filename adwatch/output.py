@@ -32,14 +32,16 @@ def _short(text: str | None, width: int) -> str:
 
 def ads_table(hits: list[dict[str, Any]], title: str | None = None) -> Table:
     table = Table(title=title, show_lines=False, title_justify="left")
-    for name in ("date", "town", "phones", "title", "id"):
-        table.add_column(name, overflow="fold" if name == "phones" else "ellipsis")
+    for name in ("date", "town", "phones", "title", "indicators", "id"):
+        table.add_column(name, overflow="fold" if name in ("phones", "indicators") else "ellipsis")
     for ad in hits:
+        categories = sorted({hit["category"] for hit in ad.get("indicators") or []})
         table.add_row(
             (ad.get("posted_at") or ad.get("first_seen_at") or "")[:10],
             ad.get("town") or "",
             "\n".join(ad.get("phones") or []),
             _short(ad.get("title"), 48),
+            (f"{ad.get('indicator_score', 0):g}: " + ", ".join(categories)) if categories else "",
             ad.get("id") or "",
         )
     return table

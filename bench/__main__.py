@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import crawl_bench
+from bench import crawl_bench, nlp_bench
 
 
 def main(argv: list[str]) -> int:
-    results = {"crawl": crawl_bench.run()}
+    results = {"nlp": nlp_bench.run()}
+    print(nlp_bench.report(results["nlp"]), file=sys.stderr)
+    results["crawl"] = crawl_bench.run()
     print(crawl_bench.report(results["crawl"]), file=sys.stderr)
     if "--json" in argv:
         print(json.dumps(results))

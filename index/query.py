@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Sort = Literal["relevance", "newest"]
+Sort = Literal["relevance", "newest", "score"]
 
 
 @dataclass

@@ -268,11 +268,12 @@ class SqliteStore:
     def search(self, query: SearchQuery) -> SearchResult:
         joins, where, params = self._where(query)
         has_rank = "JOIN (SELECT rowid AS rid" in joins
-        order = (
-            "m.rank, a.seen_date DESC, a.id"
-            if query.effective_sort == "relevance" and has_rank
-            else "a.seen_date DESC, a.id"
-        )
+        if query.effective_sort == "relevance" and has_rank:
+            order = "m.rank, a.seen_date DESC, a.id"
+        elif query.effective_sort == "score":
+            order = "a.indicator_score DESC, a.seen_date DESC, a.id"
+        else:
+            order = "a.seen_date DESC, a.id"
         total = self.db.execute(f"SELECT count(*) {joins} WHERE {where}", params).fetchone()[0]
         rows = self.db.execute(
             f"SELECT a.* {joins} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",

@@ -138,6 +138,11 @@ class _Scanner:
                 self.index.setdefault(char, []).append((name, self._alternation(members)))
             if unbounded:
                 self.anywhere.append((name, self._alternation(unbounded)))
+        # Each character's list also holds the groups that reach it only through unbounded
+        # patterns, so the scan is one dictionary look-up per word start.
+        for char, indexed in self.index.items():
+            names = {name for name, _ in indexed}
+            indexed.extend((name, regex) for name, regex in self.anywhere if name not in names)
 
     @staticmethod
     def _alternation(members: list[tuple[str, str]]) -> re.Pattern[str]:
@@ -146,10 +151,9 @@ class _Scanner:
     def scan(self, text: str, starts: list[int]) -> list[tuple[str, re.Match[str]]]:
         found: list[tuple[str, re.Match[str]]] = []
         free_from: dict[str, int] = {}
+        index, anywhere = self.index, self.anywhere
         for pos in starts:
-            indexed = self.index.get(text[pos].lower(), [])
-            seen = {name for name, _ in indexed}
-            for name, regex in [*indexed, *((n, r) for n, r in self.anywhere if n not in seen)]:
+            for name, regex in index.get(text[pos].lower(), anywhere):
                 if pos < free_from.get(name, 0):
                     continue
                 match = regex.match(text, pos)

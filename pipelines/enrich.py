@@ -23,7 +23,10 @@ class EnrichPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> EnrichPipeline:
         assert crawler.stats is not None
-        return cls(crawler.stats, crawler.settings.get("ADWATCH_DEFAULT_REGION"))
+        region = crawler.settings.get("ADWATCH_DEFAULT_REGION")
+        # Load the NLP pipeline and its data now, once, not on the first ad mid-crawl.
+        nlp.extract("warm-up: ring 070-174 06 05 i Gävle", title="Ny i stan", region=region)
+        return cls(crawler.stats, region)
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, AdSighting):
