@@ -140,7 +140,7 @@ class _Scanner:
                 self.anywhere.append((name, self._alternation(unbounded)))
         # Each character's list also holds the groups that reach it only through unbounded
         # patterns, so the scan is one dictionary look-up per word start.
-        for char, indexed in self.index.items():
+        for indexed in self.index.values():
             names = {name for name, _ in indexed}
             indexed.extend((name, regex) for name, regex in self.anywhere if name not in names)
 
