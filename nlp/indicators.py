@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from nlp.firstchars import first_chars
+from nlp.regexfacts import required_texts
 
 DATA = Path(__file__).resolve().parent / "data" / "indicators"
 CATEGORIES = ("movement", "youth", "third_party", "language_barrier", "controlled_contact", "risky_services",
@@ -30,9 +30,6 @@ _AGE = re.compile(
     r"(?!\s*(?:cm|kg|kr|sek|eur|min|%|:|\.\d|,\d|\d))(?![\w])",
     re.IGNORECASE,
 )
-
-
-_STARTS = re.compile(r"(?<!\w)\S")  # where a whole-word pattern can begin
 
 
 class LexiconError(ValueError):
@@ -117,89 +114,74 @@ class Hit:
                 "rule": self.rule, "weight": self.weight}
 
 
-class _Scanner:
-    """Named groups of patterns, tried at each word start only where they can begin.
+class _Patterns:
+    """Compiled whole-word patterns, each run only when one of its required texts occurs."""
 
-    Per group, ``scan`` gives the same matches as the group's patterns joined in one
-    alternation and scanned over the text (leftmost, non-overlapping). Patterns are
-    indexed by the characters they can start with (``nlp.firstchars``), so at each word
-    start only a few small alternations run; a pattern whose start cannot be bounded is
-    tried everywhere in its group.
-    """
+    def __init__(self, patterns: list[str]) -> None:
+        self.compiled = [re.compile(_wrap(p), re.IGNORECASE) for p in patterns]
+        self.always: list[int] = []
+        self.by_text: dict[str, list[int]] = {}
+        for index, pattern in enumerate(patterns):
+            required = required_texts(pattern)
+            if required is None:
+                self.always.append(index)
+            for text in required or ():
+                self.by_text.setdefault(text, []).append(index)
+        self.texts = tuple(self.by_text)
 
-    def __init__(self, groups: dict[str, list[tuple[str, str]]]) -> None:
-        self.index: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
-        self.anywhere: list[tuple[str, re.Pattern[str]]] = []
-        for name, patterns in groups.items():
-            keyed = [(key, pattern, first_chars(pattern)) for key, pattern in patterns]
-            unbounded = [(k, p) for k, p, first in keyed if first is None]
-            for char in sorted({c for _, _, first in keyed if first for c in first}):
-                members = [(k, p) for k, p, first in keyed if first is None or char in first]
-                self.index.setdefault(char, []).append((name, self._alternation(members)))
-            if unbounded:
-                self.anywhere.append((name, self._alternation(unbounded)))
-        # Each character's list also holds the groups that reach it only through unbounded
-        # patterns, so the scan is one dictionary look-up per word start.
-        for indexed in self.index.values():
-            names = {name for name, _ in indexed}
-            indexed.extend((name, regex) for name, regex in self.anywhere if name not in names)
+    def matches(self, text: str, lowered: str) -> list[tuple[int, re.Match[str]]]:
+        """(pattern index, match) for every pattern that can match the ad, in pattern order."""
+        candidates = set(self.always)
+        for required in self.texts:
+            if required in lowered:
+                candidates.update(self.by_text[required])
+        return [(i, m) for i in sorted(candidates) for m in self.compiled[i].finditer(text)]
 
-    @staticmethod
-    def _alternation(members: list[tuple[str, str]]) -> re.Pattern[str]:
-        return re.compile("|".join(f"(?P<{k}>(?:{p})(?!\\w))" for k, p in members), re.IGNORECASE)
 
-    def scan(self, text: str, starts: list[int]) -> list[tuple[str, re.Match[str]]]:
-        found: list[tuple[str, re.Match[str]]] = []
-        free_from: dict[str, int] = {}
-        index, anywhere = self.index, self.anywhere
-        for pos in starts:
-            for name, regex in index.get(text[pos].lower(), anywhere):
-                if pos < free_from.get(name, 0):
-                    continue
-                match = regex.match(text, pos)
-                if match is not None and match.end() > pos:
-                    found.append((name, match))
-                    free_from[name] = match.end()
-        return found
+def _leftmost(found: list[tuple[int, re.Match[str]]]) -> list[tuple[int, re.Match[str]]]:
+    """Leftmost, non-overlapping; at one start the earlier pattern wins (as in an alternation)."""
+    kept: list[tuple[int, re.Match[str]]] = []
+    free_from = 0
+    for index, match in sorted(found, key=lambda pair: (pair[1].start(), pair[0])):
+        if match.start() >= free_from and match.end() > match.start():
+            kept.append((index, match))
+            free_from = match.end()
+    return kept
 
 
 class IndicatorMatcher:
-    """Entries of a category act as one alternation; blockers group by what they cancel."""
+    """A category's entries act as one alternation scanned over the ad (leftmost,
+    non-overlapping hits); a pattern whose required text is absent is not run at all."""
 
     def __init__(self, entries: list[Entry], blockers: list[Blocker], weights: dict[str, Any]) -> None:
         self.weights = weights
-        self.entries = {f"e{i}": entry for i, entry in enumerate(entries)}
-        self.hits_scanner = _Scanner({
-            category: [(k, e.pattern) for k, e in self.entries.items() if e.category == category]
-            for category in CATEGORIES
-        })
-        groups: dict[str, list[tuple[str, str]]] = {}
-        self.cancels: dict[str, tuple[str, ...]] = {}
-        for i, blocker in enumerate(blockers):
-            name = "+".join(blocker.cancels)
-            self.cancels[name] = blocker.cancels
-            groups.setdefault(name, []).append((f"b{i}", blocker.pattern))
-        self.blocker_scanner = _Scanner(groups)
+        self.entry_list = entries
+        self.entries = {e.id: e for e in entries}
+        self.patterns = _Patterns([e.pattern for e in entries])
+        self.blocker_list = blockers
+        self.blocker_patterns = _Patterns([b.pattern for b in blockers])
 
-    def _raw_hits(self, text: str, starts: list[int] | None = None) -> list[Hit]:
-        starts = starts if starts is not None else [m.start() for m in _STARTS.finditer(text)]
-        hits: list[Hit] = []
-        for category, match in self.hits_scanner.scan(text, starts):
-            entry = self.entries[match.lastgroup or ""]
-            hits.append(Hit(category, match.group(), match.start(), match.end(), entry.id, entry.weight))
+    def _raw_hits(self, text: str, lowered: str | None = None) -> list[Hit]:
+        lowered = lowered if lowered is not None else text.lower()
+        by_category: dict[str, list[tuple[int, re.Match[str]]]] = {}
+        for index, match in self.patterns.matches(text, lowered):
+            by_category.setdefault(self.entry_list[index].category, []).append((index, match))
+        hits = [Hit(category, m.group(), m.start(), m.end(), self.entry_list[i].id, self.entry_list[i].weight)
+                for category, found in by_category.items() for i, m in _leftmost(found)]
         for match in _AGE.finditer(text):
             hits.append(Hit("youth", match.group(), match.start(), match.end(), "code.youth.stated_age", 1.0))
         return hits
 
-    def blocked_spans(self, text: str, starts: list[int] | None = None) -> list[tuple[int, int, tuple[str, ...]]]:
-        starts = starts if starts is not None else [m.start() for m in _STARTS.finditer(text)]
-        return [(m.start(), m.end(), self.cancels[name]) for name, m in self.blocker_scanner.scan(text, starts)]
+    def blocked_spans(self, text: str, lowered: str | None = None) -> list[tuple[int, int, tuple[str, ...]]]:
+        lowered = lowered if lowered is not None else text.lower()
+        return [(m.start(), m.end(), self.blocker_list[i].cancels)
+                for i, m in self.blocker_patterns.matches(text, lowered)]
 
     def find(self, text: str) -> list[Hit]:
         text = unicodedata.normalize("NFKC", text)
-        starts = [m.start() for m in _STARTS.finditer(text)]
-        blocked = self.blocked_spans(text, starts)
-        hits = [h for h in self._raw_hits(text, starts)
+        lowered = text.lower()
+        blocked = self.blocked_spans(text, lowered)
+        hits = [h for h in self._raw_hits(text, lowered)
                 if not any(h.category in cancels and h.start < end and start < h.end
                            for start, end, cancels in blocked)]
         return sorted(hits, key=lambda h: (h.start, h.category))
