@@ -60,6 +60,9 @@ class Gazetteer:
                 if len(name) >= 4 and not name.isupper() and all(c.isalpha() or c in " -" for c in name):
                     self._by_key.setdefault(fold(name), []).append(town)
         self.keys = frozenset(self._by_key)
+        # First words of every name (and their genitives' stems): most words of an ad are not,
+        # so the town finder skips them with one set look-up.
+        self.first_words = frozenset(key.split(" ")[0] for key in self._by_key)
         self.alias_keys = frozenset(fold(a) for a in (aliases or {}))
 
     def candidates(self, key: str) -> list[Town]:

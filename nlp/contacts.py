@@ -52,22 +52,23 @@ def find_contacts(text: str, phones: list[PhoneHit]) -> list[dict[str, Any]]:
         found.setdefault((kind, value), {"type": kind, "value": value, "raw": text[start:end],
                                          "start": start, "end": end})
 
-    for match in _EMAIL.finditer(text):
-        add("email", match.group().lower(), *match.span())
-    emails = [m.span() for m in _EMAIL.finditer(text)]
-    for match in _URL.finditer(text):
+    emails = [m.span() for m in _EMAIL.finditer(text)] if "@" in text else []
+    for start, end in emails:
+        add("email", text[start:end].lower(), start, end)
+    has_messenger = _MESSENGER_WORD.search(text) is not None
+    for match in _URL.finditer(text) if ("www." in text or "://" in text) else ():
         url = re.sub(r"^(?:https?://)?(?:www\.)?", "", match.group().rstrip(".,;:!?"), flags=re.I).lower()
         kind = next((k for k, pattern in _MESSENGERS.items() if "/" in pattern and re.match(pattern, url, re.I)),
                     "url")
         value = url.split("/", 1)[1].split("?")[0].strip("/") if kind != "url" and "/" in url else url
         add(kind, value, *match.span())
-    for match in _MESSENGER_HANDLE.finditer(text):
+    for match in _MESSENGER_HANDLE.finditer(text) if has_messenger else ():
         handle = match.group("handle").rstrip(".-").lower()
         if handle in _NOT_HANDLES or any(a <= match.start("handle") < b for a, b in emails):
             continue
         add(_kind(match), handle, match.start(), match.end())
     # A messenger word just before a phone number: the number is that messenger's id.
-    for match in _MESSENGER_WORD.finditer(text):
+    for match in _MESSENGER_WORD.finditer(text) if has_messenger and phones else ():
         following = next((p for p in phones if 0 <= p.start - match.end() <= 12), None)
         if following is not None:
             add(_kind(match), following.e164, match.start(), following.end)

@@ -1,6 +1,7 @@
 """Language of an ad: sv, en, pl, ro, ru, or "other".
 
-lingua decides among the languages that matter plus a few neighbours, so a Norwegian,
+Function words settle most ads at once (``nlp/data/language_markers.yaml``); for the
+rest, lingua decides among the languages that matter plus a few neighbours, so a Norwegian,
 German or Spanish ad comes out as "other" instead of being forced into Swedish or
 English. Models ship inside the wheel: nothing is downloaded.
 """
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
+
+import yaml
 
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 
@@ -18,6 +22,7 @@ _TARGETS = {Language.SWEDISH: "sv", Language.ENGLISH: "en", Language.POLISH: "pl
 # more costs every ad about 0.1 ms, so the list stays short.
 _NEIGHBOURS = [Language.BOKMAL, Language.GERMAN, Language.SPANISH]
 _LETTERS = re.compile(r"[^\W\d_]")
+_WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _MIN_LETTERS = 8
 
 
@@ -28,10 +33,39 @@ def _detector() -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*_TARGETS, *_NEIGHBOURS).with_low_accuracy_mode().build()
 
 
+@cache
+def _markers() -> tuple[int, dict[str, str]]:
+    data = yaml.safe_load((Path(__file__).resolve().parent / "data" / "language_markers.yaml").read_text("utf-8"))
+    owner: dict[str, str] = {}
+    for group in ("languages", "neighbours"):
+        for language, words in data[group].items():
+            for word in words:
+                owner[word.casefold()] = language
+    return int(data["min_votes"]), owner
+
+
+def _by_markers(text: str) -> str | None:
+    """A language when its function words alone settle it (most ads); else None."""
+    min_votes, owner = _markers()
+    votes: dict[str, set[str]] = {}
+    for word in _WORDS.findall(text.casefold()):
+        language = owner.get(word)
+        if language:
+            votes.setdefault(language, set()).add(word)
+    if len(votes) == 1:
+        (language, words), = votes.items()
+        if language != "other" and len(words) >= min_votes:
+            return language
+    return None
+
+
 def detect_language(text: str) -> str | None:
     """None when there is too little text to tell."""
     if len(_LETTERS.findall(text)) < _MIN_LETTERS:
         return None
+    fast = _by_markers(text)
+    if fast is not None:
+        return fast
     language = _detector().detect_language_of(text)
     if language is None:
         return None

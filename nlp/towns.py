@@ -83,8 +83,13 @@ class TownFinder:
         words = list(_WORD.finditer(text))
         folded = [fold(w.group()) for w in words]  # once per word, not once per window
         i = 0
+        first_words = self.gazetteer.first_words
         while i < len(words):
             step = 1
+            word = folded[i]
+            if word not in first_words and not (word.endswith("s") and word[:-1] in first_words):
+                i += 1
+                continue
             for size in range(min(_MAX_WORDS, len(words) - i), 0, -1):
                 span = words[i : i + size]
                 start, end = span[0].start(), span[-1].end()
