@@ -13,7 +13,6 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 
 _TARGETS = {Language.SWEDISH: "sv", Language.ENGLISH: "en", Language.POLISH: "pl", Language.ROMANIAN: "ro",
