@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from nlp.regexfacts import required_texts
+from nlp.regexfacts import required_factors
 
 DATA = Path(__file__).resolve().parent / "data" / "indicators"
 CATEGORIES = ("movement", "youth", "third_party", "language_barrier", "controlled_contact", "risky_services",
@@ -121,11 +121,13 @@ class _Patterns:
         self.compiled = [re.compile(_wrap(p), re.IGNORECASE) for p in patterns]
         self.always: list[int] = []
         self.by_text: dict[str, list[int]] = {}
+        self.others: list[list[tuple[str, ...]]] = []  # the further factors each pattern needs
         for index, pattern in enumerate(patterns):
-            required = required_texts(pattern)
-            if required is None:
+            factors = required_factors(pattern)
+            self.others.append(factors[1:3])
+            if not factors:
                 self.always.append(index)
-            for text in required or ():
+            for text in factors[0] if factors else ():
                 self.by_text.setdefault(text, []).append(index)
         self.texts = tuple(self.by_text)
 
@@ -135,7 +137,9 @@ class _Patterns:
         for required in self.texts:
             if required in lowered:
                 candidates.update(self.by_text[required])
-        return [(i, m) for i in sorted(candidates) for m in self.compiled[i].finditer(text)]
+        runnable = [i for i in sorted(candidates)
+                    if all(any(t in lowered for t in factor) for factor in self.others[i])]
+        return [(i, m) for i in runnable for m in self.compiled[i].finditer(text)]
 
 
 def _leftmost(found: list[tuple[int, re.Match[str]]]) -> list[tuple[int, re.Match[str]]]:

@@ -193,12 +193,24 @@ def _with_tens_readings(run: list[_Unit], text: str, lex: _Lexicon) -> list[list
     return [merged]
 
 
-def _e164(digits: str, region: str, trunk: str | None, country_code: int) -> phonenumbers.PhoneNumber | None:
+@cache
+def _region_rules(region: str) -> tuple[str | None, int, frozenset[int]]:
+    """Trunk prefix, country code and the possible lengths of a national number."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    trunk = meta.national_prefix if meta else None
+    lengths = frozenset(meta.general_desc.possible_length or ()) if meta and meta.general_desc else frozenset()
+    return trunk, phonenumbers.country_code_for_region(region), lengths
+
+
+def _e164(digits: str, region: str) -> phonenumbers.PhoneNumber | None:
+    trunk, country_code, lengths = _region_rules(region)
     if digits.startswith("+"):
         candidate = digits
     elif digits.startswith("00"):
         candidate = "+" + digits[2:]
     elif trunk and digits.startswith(trunk):
+        if lengths and len(digits) - len(trunk) not in lengths:
+            return None  # cheaper than letting phonenumbers parse and reject it
         candidate = digits
     elif digits.startswith(str(country_code)) and len(digits) >= 10:
         candidate = "+" + digits
@@ -253,9 +265,6 @@ class _Budget:
 
 def _cut(text: str, run: list[_Unit], region: str, budget: _Budget, lex: _Lexicon) -> list[PhoneHit]:
     """Cut a run into valid numbers, longest window first, left to right."""
-    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    trunk = meta.national_prefix if meta else None
-    code = phonenumbers.country_code_for_region(region)
     hits: list[PhoneHit] = []
     for units in _with_tens_readings(run, text, lex):
         i = 0
@@ -278,7 +287,7 @@ def _cut(text: str, run: list[_Unit], region: str, budget: _Budget, lex: _Lexico
                     if budget.left <= 0:
                         return hits
                     budget.left -= 1
-                    number = _e164(digits, region, trunk, code)
+                    number = _e164(digits, region)
                     if number is not None:
                         found = (j, window, number, raw)
                         break

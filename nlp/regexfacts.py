@@ -15,13 +15,14 @@ _PARSER: Any = getattr(re, "_parser")  # noqa: B009
 Factor = tuple[str, ...]  # a match contains at least one of these (lowercase) texts
 
 
-def required_texts(pattern: str, min_length: int = 2) -> Factor | None:
-    """Texts of which every match contains at least one, or None when none can be named."""
+def required_factors(pattern: str, min_length: int = 2) -> list[Factor]:
+    """Every factor a match must satisfy (contain one of its texts), strongest first."""
     try:
         parsed = _PARSER.parse(pattern, re.IGNORECASE)
     except re.error:
-        return None
-    return _best(_factors(list(parsed)), min_length)
+        return []
+    factors = {f for f in _factors(list(parsed)) if f and _strength(f) >= min_length}
+    return sorted(factors, key=lambda f: (-_strength(f), f))
 
 
 def _strength(factor: Factor) -> int:
