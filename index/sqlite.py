@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,14 +93,22 @@ class SqliteStore:
     def write_ads(self, ads: Sequence[dict[str, Any]]) -> WriteOutcome:
         new = updated = 0
         touched_phones: set[str] = set()
-        self._begin()
-        try:
+        with self._write_transaction():
             for ad in ads:
                 is_new = self._write_one(ad)
                 new += is_new
                 updated += not is_new
                 touched_phones.update(self._link(ad, is_new))
             self._refresh_phone_counts(touched_phones)
+        return WriteOutcome(new, updated)
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[None]:
+        """One write transaction; "locked past the timeout", read-only or a lost disk
+        become StoreUnavailable (keep the data, retry later), anything else propagates."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            yield
             self.db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             self._rollback()
@@ -107,13 +116,6 @@ class SqliteStore:
         except BaseException:
             self._rollback()
             raise
-        return WriteOutcome(new, updated)
-
-    def _begin(self) -> None:
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:  # locked past the timeout, read-only, disk gone
-            raise StoreUnavailable(f"{self.path}: {exc}") from exc
 
     def _rollback(self) -> None:
         if self.db.in_transaction:
@@ -192,8 +194,7 @@ class SqliteStore:
     def touch(self, sightings: Sequence[tuple[str, str]]) -> int:
         if not sightings:
             return 0
-        self._begin()
-        try:
+        with self._write_transaction():
             matched = 0
             for ad_id, seen_at in sightings:
                 cur = self.db.execute(
@@ -205,13 +206,6 @@ class SqliteStore:
                     "WHERE e164 IN (SELECT e164 FROM ad_phones WHERE ad_id = ?)",
                     (seen_at, ad_id),
                 )
-            self.db.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            self._rollback()
-            raise StoreUnavailable(f"{self.path}: {exc}") from exc
-        except BaseException:
-            self._rollback()
-            raise
         return matched
 
     # --- reads ------------------------------------------------------------------
