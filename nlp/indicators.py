@@ -25,9 +25,12 @@ CATEGORIES = ("movement", "youth", "third_party", "language_barrier", "controlle
               "multiple_women", "hotel", "availability", "nationality")
 EVIDENCE = ("research", "practice", "proposal")
 _AGE = re.compile(
-    r"(?<![\w.,])(?P<age>1[3-9]|20)\s*(?:år|years?(?:\s+old)?|yrs?|yo|y\.o\.?|jahre|lat|ani|лет|год)(?!\w)"
-    r"|(?:ålder|age|wiek|vârsta|возраст|jag är|i am|i'm|im|mam|am)\s*[:=]?\s*(?P<age2>1[3-9]|20)"
-    r"(?!\s*(?:cm|kg|kr|sek|eur|min|%|:|\.\d|,\d|\d))(?![\w])",
+    # "19 år", "20 de ani", "19 i 22 lata"; "age: 19", "hon är 20", "she is 19"; "tjej 19", "girl, 19"
+    r"(?<![\w.,])(?P<age>1[3-9]|20)(?:\s+(?:i|och|and|și|и)\s+\d{2})?\s*(?:de\s+)?"
+    r"(?:år|years?(?:\s+old)?|yrs?|yo|y\.o\.?|jahre|lata?|ani|лет|год)(?!\w)"
+    r"|(?:ålder|age|wiek|vârsta|возраст|jag är|hon är|i am|i'm|im|she is|she's|is|mam|am|ma|мне)\s*[:=]?\s*"
+    r"(?P<age2>1[3-9]|20)(?!\s*(?:cm|kg|kr|sek|eur|min|%|:|\.\d|,\d|\d|st|pcs|minut|timm|hours?|m2|m²|sq|euro|€|\$))(?![\w])"
+    r"|(?:tjej|flicka|girl|lady|student|dziewczyna|fată|девушка)\s*,?\s*(?P<age3>1[89]|20)(?![\w])",
     re.IGNORECASE,
 )
 

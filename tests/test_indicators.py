@@ -50,13 +50,18 @@ def test_blocker_matches_its_positives(blocker: object) -> None:
         ("Age: 18, sweet", "youth"),
         ("I'm 20 and fun", "youth"),
         ("Мне 19 лет", "youth"),
+        ("Hon är 20, jag 22", "youth"),
+        ("Sunt Andreea, 20 de ani", "youth"),
+        ("Young Thai girl 19, new in town", "youth"),
+        ("Dwie dziewczyny, 19 i 22 lata", "youth"),
     ],
 )
 def test_stated_age_under_21_is_youth(text: str, category: str) -> None:
     assert category in {h.category for h in MATCHER.find(text)}
 
 
-@pytest.mark.parametrize("text", ["Jag är 25 år", "168 cm, 19:00 idag", "Pris 19 kr", "I'm 21", "room 19"])
+@pytest.mark.parametrize("text", ["Jag är 25 år", "168 cm, 19:00 idag", "Pris 19 kr", "I'm 21", "room 19",
+                                  "The room is 19 m2", "Session is 20 minutes", "Hon är 25", "kl 18-22"])
 def test_other_numbers_are_not_youth(text: str) -> None:
     assert "code.youth.stated_age" not in {h.rule for h in MATCHER.find(text)}
 
