@@ -43,11 +43,18 @@ def _markers() -> tuple[int, dict[str, str]]:
     return int(data["min_votes"]), owner
 
 
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+
+
 def _by_markers(text: str) -> str | None:
     """A language when its function words alone settle it (most ads); else None."""
+    lowered = text.casefold()
+    if len(_CYRILLIC.findall(lowered)) * 2 > len(_LETTERS.findall(lowered)):
+        russian = any(c in lowered for c in "ыэъё") and not any(c in lowered for c in "іїєґ")
+        return "ru" if russian else None
     min_votes, owner = _markers()
     votes: dict[str, set[str]] = {}
-    for word in _WORDS.findall(text.casefold()):
+    for word in _WORDS.findall(lowered):
         language = owner.get(word)
         if language:
             votes.setdefault(language, set()).add(word)
