@@ -59,7 +59,6 @@ class Gazetteer:
             for name in town.alternate_names:
                 if len(name) >= 4 and not name.isupper() and all(c.isalpha() or c in " -" for c in name):
                     self._by_key.setdefault(fold(name), []).append(town)
-        self.keys = frozenset(self._by_key)
         # First words of every name (and their genitives' stems): most words of an ad are not,
         # so the town finder skips them with one set look-up.
         self.first_words = frozenset(key.split(" ")[0] for key in self._by_key)
@@ -80,10 +79,6 @@ class Gazetteer:
             if key.endswith(suffix) and key[: -len(suffix)] in self._by_key:
                 return self._by_key[key[: -len(suffix)]][0]
         return None
-
-    def names_at_least(self, population: int) -> list[Town]:
-        return [t for t in self.towns if t.population >= population]
-
 
 @cache
 def gazetteer(country: str = "SE") -> Gazetteer:

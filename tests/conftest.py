@@ -6,7 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,34 @@ def demo_site() -> Iterator[DemoSite]:
     """A fresh demo site per test (its 503-once state is per server instance)."""
     with DemoSite(seed=7, count=120) as site:
         yield site
+
+
+Route = Callable[[str], tuple[int, str, bytes]]  # request path → status, content type, body
+
+
+@contextmanager
+def loopback_site(route: Route) -> Iterator[str]:
+    """A small HTTP server on 127.0.0.1 that answers every GET with ``route(path)``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            status, content_type, body = route(self.path)
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def run_adwatch(*args: str, home: Path, env: dict[str, str] | None = None, check: bool = False,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from index.sqlite import SqliteStore
-from tests.conftest import run_adwatch
+from tests.conftest import loopback_site, run_adwatch
 
 SOURCE = """
 name: badsite
@@ -53,32 +51,18 @@ PAGES: dict[str, tuple[int, str, bytes]] = {
 LISTING = "".join(f"<a class=ad href='{path}'>x</a>" for path in [*PAGES, "/ad/missing"])
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        if self.path == "/list":
-            status, ctype, body = 200, "text/html", f"<html><body>{LISTING}</body></html>".encode()
-        elif self.path == "/robots.txt":
-            status, ctype, body = 200, "text/plain", b"User-agent: *\nDisallow:\n"
-        else:
-            status, ctype, body = PAGES.get(self.path, (404, "text/html", b"not found"))
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+def _route(path: str) -> tuple[int, str, bytes]:
+    if path == "/list":
+        return 200, "text/html", f"<html><body>{LISTING}</body></html>".encode()
+    if path == "/robots.txt":
+        return 200, "text/plain", b"User-agent: *\nDisallow:\n"
+    return PAGES.get(path, (404, "text/html", b"not found"))
 
 
 @pytest.fixture
 def bad_site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_site(_route) as base:
+        yield base
 
 
 def test_bad_pages_are_counted_and_the_rest_is_indexed(bad_site: str, home: Path, tmp_path: Path) -> None:

@@ -6,14 +6,13 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from index.sqlite import SqliteStore
-from tests.conftest import run_adwatch
+from tests.conftest import loopback_site, run_adwatch
 
 PER_PAGE = 5
 SOURCE = """
@@ -68,24 +67,12 @@ class Site:
 def site() -> Iterator[tuple[Site, str]]:
     state = Site()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
+    def route(path: str) -> tuple[int, str, bytes]:
+        status, body = state.page(path)
+        return status, "text/html; charset=utf-8", f"<html><body>{body}</body></html>".encode()
 
-        def do_GET(self) -> None:
-            status, body = state.page(self.path)
-            data = f"<html><body>{body}</body></html>".encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_site(route) as base:
+        yield state, base
 
 
 def crawl(home: Path, sources: Path) -> dict[str, object]:
