@@ -29,7 +29,11 @@ class Town:
 
 
 def fold(name: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    """Casefolded, accents stripped, spaces collapsed: "Gävle " → "gavle"."""
+    lowered = name.casefold()
+    if lowered.isascii():  # most words of most ads: no accents to strip
+        return " ".join(lowered.split())
+    decomposed = unicodedata.normalize("NFKD", lowered)
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nlp.components import results
 from nlp.phones import find_phones
 from nlp.pipeline import pipeline
 
@@ -27,22 +28,23 @@ def extract(
     nlp = pipeline()
     body = f"{title}\n{text}" if title else text
     doc = nlp.make_doc(body)
-    doc._.region = (region or "SE").upper()
-    doc._.location_field = location_field
+    found = results(doc)
+    found["region"] = (region or "SE").upper()
+    found["location_field"] = location_field
     doc = nlp(doc)
-    hits = list(doc._.phones)
-    known = {h.e164 for h in hits}
+    hits = list(found["phones"])
     if phone_field:
-        for hit in find_phones(phone_field, doc._.region):
+        known = {h.e164 for h in hits}
+        for hit in find_phones(phone_field, found["region"]):
             if hit.e164 not in known:
                 known.add(hit.e164)
                 hits.append(type(hit)(hit.e164, hit.raw, -1, -1, hit.country, hit.line_type, hit.obfuscated))
     return {
         "phones": [h.e164 for h in hits],
         "phone_details": [h.as_dict() for h in hits],
-        "contacts": doc._.contacts,
-        "towns": doc._.towns,
-        "language": doc._.language,
-        "indicators": doc._.indicators,
-        "indicator_score": doc._.indicator_score,
+        "contacts": found["contacts"],
+        "towns": found["towns"],
+        "language": found["language"],
+        "indicators": found["indicators"],
+        "indicator_score": found["indicator_score"],
     }

@@ -14,8 +14,9 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import ahocorasick
 import yaml
 
 from nlp.regexfacts import required_factors
@@ -24,6 +25,7 @@ DATA = Path(__file__).resolve().parent / "data" / "indicators"
 CATEGORIES = ("movement", "youth", "third_party", "language_barrier", "controlled_contact", "risky_services",
               "multiple_women", "hotel", "availability", "nationality")
 EVIDENCE = ("research", "practice", "proposal")
+_AGE_NUMBER = re.compile(r"(?:1[3-9]|20)(?!\d)")  # what every stated age holds: a cheap test first
 _AGE = re.compile(
     # "19 år", "20 de ani", "19 i 22 lata"; "age: 19", "hon är 20", "she is 19"; "tjej 19", "girl, 19"
     r"(?<![\w.,])(?P<age>1[3-9]|20)(?:\s+(?:i|och|and|și|и)\s+\d{2})?\s*(?:de\s+)?"
@@ -103,8 +105,7 @@ def _compile(pattern: str, where: str) -> re.Pattern[str]:
         raise LexiconError(f"{where}: invalid pattern: {exc}") from None
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):  # a tuple: built for every hit of every ad
     category: str
     phrase: str
     start: int
@@ -118,7 +119,12 @@ class Hit:
 
 
 class _Patterns:
-    """Compiled whole-word patterns, each run only when one of its required texts occurs."""
+    """Compiled whole-word patterns, each run only when the ad holds its required texts.
+
+    Most patterns cannot match most ads; a pattern runs only when the ad holds one text of
+    its strongest factor and of each further one (``regexfacts``). Which texts an ad holds
+    is found by the matcher in one Aho–Corasick pass for all patterns.
+    """
 
     def __init__(self, patterns: list[str]) -> None:
         self.compiled = [re.compile(_wrap(p), re.IGNORECASE) for p in patterns]
@@ -127,22 +133,36 @@ class _Patterns:
         self.others: list[list[tuple[str, ...]]] = []  # the further factors each pattern needs
         for index, pattern in enumerate(patterns):
             factors = required_factors(pattern)
-            self.others.append(factors[1:3])
+            # Weaker factors ("/", "&") cannot select patterns, but they can rule one out;
+            # a single letter rules out nothing.
+            weak = [f for f in required_factors(pattern, min_length=1)
+                    if f not in factors[:1] and not any(len(t) == 1 and t.isalnum() for t in f)]
+            self.others.append(weak)
             if not factors:
                 self.always.append(index)
             for text in factors[0] if factors else ():
                 self.by_text.setdefault(text, []).append(index)
-        self.texts = tuple(self.by_text)
 
-    def matches(self, text: str, lowered: str) -> list[tuple[int, re.Match[str]]]:
-        """(pattern index, match) for every pattern that can match the ad, in pattern order."""
+    def texts(self) -> set[str]:
+        return set(self.by_text) | {t for factors in self.others for factor in factors for t in factor}
+
+    def matches(self, text: str, present: set[str]) -> list[tuple[int, re.Match[str]]]:
+        """(pattern index, match) for every pattern that can match the ad, in pattern order;
+        ``present`` holds the required texts the ad's lowercase text contains."""
         candidates = set(self.always)
-        for required in self.texts:
-            if required in lowered:
-                candidates.update(self.by_text[required])
+        for required in present:
+            candidates.update(self.by_text.get(required, ()))
         runnable = [i for i in sorted(candidates)
-                    if all(any(t in lowered for t in factor) for factor in self.others[i])]
+                    if all(not present.isdisjoint(factor) for factor in self.others[i])]
         return [(i, m) for i in runnable for m in self.compiled[i].finditer(text)]
+
+
+def _text_finder(texts: set[str]) -> ahocorasick.Automaton:
+    finder = ahocorasick.Automaton()
+    for text in texts:
+        finder.add_word(text, text)
+    finder.make_automaton()
+    return finder
 
 
 def _leftmost(found: list[tuple[int, re.Match[str]]]) -> list[tuple[int, re.Match[str]]]:
@@ -167,28 +187,33 @@ class IndicatorMatcher:
         self.patterns = _Patterns([e.pattern for e in entries])
         self.blocker_list = blockers
         self.blocker_patterns = _Patterns([b.pattern for b in blockers])
+        self.text_finder = _text_finder(self.patterns.texts() | self.blocker_patterns.texts())
 
-    def _raw_hits(self, text: str, lowered: str | None = None) -> list[Hit]:
-        lowered = lowered if lowered is not None else text.lower()
+    def present(self, text: str) -> set[str]:
+        """The required texts of any pattern that ``text`` holds, in one pass."""
+        return {found for _, found in self.text_finder.iter(text.lower())}
+
+    def _raw_hits(self, text: str, present: set[str] | None = None) -> list[Hit]:
+        present = self.present(text) if present is None else present
         by_category: dict[str, list[tuple[int, re.Match[str]]]] = {}
-        for index, match in self.patterns.matches(text, lowered):
+        for index, match in self.patterns.matches(text, present):
             by_category.setdefault(self.entry_list[index].category, []).append((index, match))
         hits = [Hit(category, m.group(), m.start(), m.end(), self.entry_list[i].id, self.entry_list[i].weight)
                 for category, found in by_category.items() for i, m in _leftmost(found)]
-        for match in _AGE.finditer(text):
+        for match in _AGE.finditer(text) if _AGE_NUMBER.search(text) else ():
             hits.append(Hit("youth", match.group(), match.start(), match.end(), "code.youth.stated_age", 1.0))
         return hits
 
-    def blocked_spans(self, text: str, lowered: str | None = None) -> list[tuple[int, int, tuple[str, ...]]]:
-        lowered = lowered if lowered is not None else text.lower()
+    def blocked_spans(self, text: str, present: set[str] | None = None) -> list[tuple[int, int, tuple[str, ...]]]:
+        present = self.present(text) if present is None else present
         return [(m.start(), m.end(), self.blocker_list[i].cancels)
-                for i, m in self.blocker_patterns.matches(text, lowered)]
+                for i, m in self.blocker_patterns.matches(text, present)]
 
     def find(self, text: str) -> list[Hit]:
         text = unicodedata.normalize("NFKC", text)
-        lowered = text.lower()
-        blocked = self.blocked_spans(text, lowered)
-        hits = [h for h in self._raw_hits(text, lowered)
+        present = self.present(text)
+        blocked = self.blocked_spans(text, present)
+        hits = [h for h in self._raw_hits(text, present)
                 if not any(h.category in cancels and h.start < end and start < h.end
                            for start, end, cancels in blocked)]
         return sorted(hits, key=lambda h: (h.start, h.category))

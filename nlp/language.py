@@ -20,7 +20,6 @@ _TARGETS = {Language.SWEDISH: "sv", Language.ENGLISH: "en", Language.POLISH: "pl
 # Three neighbours catch most "other" ads (Norwegian, German, Spanish); each language
 # more costs every ad about 0.1 ms, so the list stays short.
 _NEIGHBOURS = [Language.BOKMAL, Language.GERMAN, Language.SPANISH]
-_LETTERS = re.compile(r"[^\W\d_]")
 _WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _MIN_LETTERS = 8
 
@@ -46,30 +45,32 @@ def _markers() -> tuple[int, dict[str, str]]:
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
 
-def _by_markers(text: str) -> str | None:
+def _by_markers(lowered: str, words: list[str], letters: int) -> str | None:
     """A language when its function words alone settle it (most ads); else None."""
-    lowered = text.casefold()
-    if len(_CYRILLIC.findall(lowered)) * 2 > len(_LETTERS.findall(lowered)):
+    if _CYRILLIC.search(lowered) and len(_CYRILLIC.findall(lowered)) * 2 > letters:
         russian = any(c in lowered for c in "ыэъё") and not any(c in lowered for c in "іїєґ")
         return "ru" if russian else None
     min_votes, owner = _markers()
     votes: dict[str, set[str]] = {}
-    for word in _WORDS.findall(lowered):
+    for word in words:
         language = owner.get(word)
         if language:
             votes.setdefault(language, set()).add(word)
     if len(votes) == 1:
-        (language, words), = votes.items()
-        if language != "other" and len(words) >= min_votes:
+        (language, voters), = votes.items()
+        if language != "other" and len(voters) >= min_votes:
             return language
     return None
 
 
 def detect_language(text: str) -> str | None:
     """None when there is too little text to tell."""
-    if len(_LETTERS.findall(text)) < _MIN_LETTERS:
+    lowered = text.casefold()
+    words = _WORDS.findall(lowered)
+    letters = sum(map(len, words))  # an apostrophe or two among them changes nothing
+    if letters < _MIN_LETTERS:
         return None
-    fast = _by_markers(text)
+    fast = _by_markers(lowered, words, letters)
     if fast is not None:
         return fast
     language = _detector().detect_language_of(text)

@@ -19,10 +19,10 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, replace
-from functools import cache
+from dataclasses import dataclass, replace
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import phonenumbers
 import yaml
@@ -65,11 +65,11 @@ class PhoneHit:
     obfuscated: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"e164": self.e164, "raw": self.raw, "start": self.start, "end": self.end, "country": self.country,
+                "line_type": self.line_type, "obfuscated": self.obfuscated}
 
 
-@dataclass(frozen=True)
-class _Unit:
+class _Unit(NamedTuple):  # a tuple: dozens are built per ad
     start: int
     end: int
     kind: str  # digits | unicode | word | letter | plus | zero | hint
@@ -128,27 +128,32 @@ def _lexicon() -> _Lexicon:
 
 def _units(text: str, lex: _Lexicon) -> list[_Unit]:
     out: list[_Unit] = []
+    words, letters = lex.words, lex.letters
     for match in lex.units.finditer(text):
         kind = match.lastgroup or ""
-        raw = match.group()
-        start, end = match.span()
-        if kind == "digits":
-            ascii_digits = "".join(str(unicodedata.decimal(c)) for c in raw)
-            out.append(_Unit(start, end, "digits" if raw.isascii() else "unicode", (ascii_digits,)))
-        elif kind == "odd":
-            out.append(_Unit(start, end, "unicode", ("".join(lex.odd_digits[c] for c in raw),)))
-        elif kind == "alpha":
+        if kind == "alpha":  # most units are ordinary words: settle them first and cheaply
+            raw = match.group()
             folded = raw.casefold()
-            if folded in lex.words:
-                out.append(_Unit(start, end, "word", lex.words[folded]))
-            elif all(c in lex.letters for c in raw):
-                out.append(_Unit(start, end, "letter", ("".join(lex.letters[c] for c in raw),)))
+            value = words.get(folded)
+            if value is not None:
+                out.append(_Unit(*match.span(), "word", value))
+            elif raw[0] in letters and all(c in letters for c in raw):
+                out.append(_Unit(*match.span(), "letter", ("".join(letters[c] for c in raw),)))
             elif folded[:3] in lex.word_prefixes and lex.glued_words.fullmatch(raw):
+                start = match.start()
                 for word in lex.word_run.finditer(raw):  # a glued run: "nollsjunoll"
                     out.append(_Unit(start + word.start(), start + word.end(), "word",
-                                     lex.words[word.group().casefold()]))
+                                     words[word.group().casefold()]))
+        elif kind == "digits":
+            raw = match.group()
+            if raw.isascii():
+                out.append(_Unit(*match.span(), "digits", (raw,)))
+            else:
+                out.append(_Unit(*match.span(), "unicode", ("".join(str(unicodedata.decimal(c)) for c in raw),)))
+        elif kind == "odd":
+            out.append(_Unit(*match.span(), "unicode", ("".join(lex.odd_digits[c] for c in match.group()),)))
         else:
-            out.append(_Unit(start, end, kind, ("",)))
+            out.append(_Unit(*match.span(), kind, ("",)))
     return out
 
 
@@ -157,7 +162,10 @@ def _separator(char: str) -> bool:
     return char in "\n\r\t" or unicodedata.category(char)[0] in "PSZ"
 
 
+@lru_cache(maxsize=4096)
 def _gap_ok(gap: str, lex: _Lexicon) -> bool:
+    """Whether two units this far apart belong to one number (cached: a handful of gaps,
+    " " and "-" above all, make up most of them)."""
     visible = "".join(c for c in gap if c not in _INVISIBLE)
     if lex.joiner_gap.match(visible):  # "șaptezeci și șapte"
         return True
@@ -202,7 +210,19 @@ def _region_rules(region: str) -> tuple[str | None, int, frozenset[int]]:
     return trunk, phonenumbers.country_code_for_region(region), lengths
 
 
-def _e164(digits: str, region: str) -> phonenumbers.PhoneNumber | None:
+class _Number(NamedTuple):
+    e164: str
+    country: str | None
+    line_type: str
+
+
+@lru_cache(maxsize=16_384)
+def _number(digits: str, region: str) -> _Number | None:
+    """The valid number these digits spell, or None.
+
+    Cached because the same numbers recur across the ads of a crawl, and a parse with its
+    validity and type checks is most of what reading a number costs.
+    """
     trunk, country_code, lengths = _region_rules(region)
     if digits.startswith("+"):
         candidate = digits
@@ -214,13 +234,29 @@ def _e164(digits: str, region: str) -> phonenumbers.PhoneNumber | None:
         candidate = digits
     elif digits.startswith(str(country_code)) and len(digits) >= 10:
         candidate = "+" + digits
+    elif not trunk and len(digits) in lengths:
+        candidate = digits  # Norway, Spain…: national numbers have no trunk prefix
     else:
         return None  # a national number without the trunk prefix: a price, an id, a date
     try:
         number = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException:
         return None
-    return number if phonenumbers.is_valid_number(number) else None
+    # is_valid_number is "its own region's metadata gives it a type": one type lookup
+    # answers both questions.
+    country = phonenumbers.region_code_for_number(number)
+    if country is None:
+        return None
+    line_type = phonenumbers.number_type(number)
+    if line_type == PhoneNumberType.UNKNOWN:
+        return None
+    return _Number(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), country,
+                   _TYPES.get(line_type, "unknown"))
+
+
+def clear_number_cache() -> None:
+    """Forget parsed numbers (benchmarks time a cold pass)."""
+    _number.cache_clear()
 
 
 def _digits_of(units: list[_Unit], readings: tuple[int, ...]) -> str:
@@ -287,7 +323,7 @@ def _cut(text: str, run: list[_Unit], region: str, budget: _Budget, lex: _Lexico
                     if budget.left <= 0:
                         return hits
                     budget.left -= 1
-                    number = _e164(digits, region)
+                    number = _number(digits, region)
                     if number is not None:
                         found = (j, window, number, raw)
                         break
@@ -298,11 +334,8 @@ def _cut(text: str, run: list[_Unit], region: str, budget: _Budget, lex: _Lexico
                 continue
             j, window, number, raw = found
             hits.append(PhoneHit(
-                e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-                raw=raw, start=window[0].start, end=window[-1].end,
-                country=phonenumbers.region_code_for_number(number),
-                line_type=_TYPES.get(phonenumbers.number_type(number), "unknown"),
-                obfuscated=_obfuscated(text, window),
+                e164=number.e164, raw=raw, start=window[0].start, end=window[-1].end, country=number.country,
+                line_type=number.line_type, obfuscated=_obfuscated(text, window),
             ))
             i = j
     return hits
@@ -312,7 +345,9 @@ def find_phones(text: str, region: str = "SE") -> list[PhoneHit]:
     """Every phone number in ``text`` (each E.164 once, first occurrence), however written."""
     text = text.replace("\r\n", "\n")
     lex = _lexicon()
-    blocked = [m.span() for m in _URL.finditer(text)] + [m.span() for m in _NOT_PHONE.finditer(text)]
+    # Every web address holds "/" or "www.": most ads need no URL scan.
+    urls = _URL.finditer(text) if "/" in text or "www." in text.lower() else ()
+    blocked = [m.span() for m in urls] + [m.span() for m in _NOT_PHONE.finditer(text)]
     units = [u for u in _units(text, lex) if not any(a <= u.start < b for a, b in blocked)]
     seen: set[str] = set()
     hits: list[PhoneHit] = []

@@ -10,12 +10,13 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-import nlp.components  # noqa: F401  (registers the adwatch_* factories)
+from nlp.components import RESULTS, TEXT_KEY  # importing it registers the adwatch_* factories
 
 COMPONENTS = ("adwatch_phones", "adwatch_contacts", "adwatch_towns", "adwatch_indicators", "adwatch_language")
 
 
-_TOKEN = re.compile(r"\w+|[^\w\s]|\s+")
+# A word or a symbol with at most one trailing space, or any other run of whitespace.
+_TOKEN = re.compile(r"(\w+|[^\w\s])( ?)|(\s+)")
 
 
 class AdTokenizer:
@@ -29,16 +30,12 @@ class AdTokenizer:
     def __call__(self, text: str) -> Doc:
         words: list[str] = []
         spaces: list[bool] = []
-        for match in _TOKEN.finditer(text):
-            piece = match.group()
-            if piece[0].isspace() and words and not spaces[-1] and not words[-1][0].isspace():
-                spaces[-1] = piece[0] == " "
-                piece = piece[1:] if spaces[-1] else piece
-                if not piece:
-                    continue
-            words.append(piece)
-            spaces.append(False)
-        return Doc(self.vocab, words=words, spaces=spaces)
+        for word, space, whitespace in _TOKEN.findall(text):
+            words.append(whitespace or word)
+            spaces.append(space == " ")
+        doc = Doc(self.vocab, words=words, spaces=spaces)
+        doc.user_data[RESULTS] = {TEXT_KEY: text}  # the components read it without re-joining tokens
+        return doc
 
 
 @cache

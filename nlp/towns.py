@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,10 @@ _BEFORE = frozenset(
 _AFTER = frozenset("centrum city c station stad area området omgivning centre center".split())
 _DATE_AFTER = re.compile(r"^\s*[:–-]?\s*\d{1,2}[./]\d{1,2}\b")
 _SENTENCE_END = frozenset(".!?\n:;•*-–|")
+
+
+# Ads repeat their words: a cached fold is a dictionary lookup.
+_fold_word = lru_cache(maxsize=65_536)(fold)
 
 
 def _common_words() -> frozenset[str]:
@@ -81,7 +86,7 @@ class TownFinder:
         if anchor is not None:
             found[anchor.name] = _as_dict(anchor, "location_field")
         words = list(_WORD.finditer(text))
-        folded = [fold(w.group()) for w in words]  # once per word, not once per window
+        folded = [_fold_word(w.group()) for w in words]  # once per word, not once per window
         i = 0
         first_words = self.gazetteer.first_words
         while i < len(words):

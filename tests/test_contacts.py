@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlp.contacts import find_contacts
+from nlp.contacts import _MESSENGER_WORD, _may_name_messenger, find_contacts
 from nlp.phones import find_phones
 
 
@@ -30,3 +30,16 @@ def test_contacts(text: str, expected: list[tuple[str, str]]) -> None:
 @pytest.mark.parametrize("text", ["WhatsApp only, no calls", "snap me", "only sms", "Ring mig", "kik or sms"])
 def test_channel_words_without_a_handle(text: str) -> None:
     assert contacts(text) == []
+
+
+@pytest.mark.parametrize("word", ["WhatsApp", "whats app", "Watsapp", "wa.me/46", "WA", "Telegram", "t.me/x", "TG",
+                                  "Snapchat", "snap", "SC", "👻", "Kik", "Insta", "IG", "instagram.com/x", "Signal",
+                                  "Viber", "Only Fans", "onlyfans.com/x"])
+def test_the_cheap_messenger_test_never_hides_a_messenger(word: str) -> None:
+    text = f"Hej! {word}: anna_x"
+    assert _MESSENGER_WORD.search(text) is not None
+    assert _may_name_messenger(text)
+
+
+def test_the_cheap_messenger_test_passes_ads_without_messengers() -> None:
+    assert not _may_name_messenger("Escort i Gävle, ring 070-174 06 05 ikväll")
