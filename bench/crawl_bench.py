@@ -47,13 +47,12 @@ def _bare_crawl(count: int, seed: int) -> tuple[int, float]:
 def run(count: int = 1000, seed: int = 7, rounds: int = 3) -> dict[str, Any]:
     best_full = best_bare = 0.0
     pages_full = pages_bare = 0
-    for _ in range(rounds):  # adwatch first: RUSAGE_CHILDREN is the peak of all children so far
+    for _ in range(rounds):  # turn about, so a slow moment of the machine falls on both
         pages_full, elapsed = _adwatch_crawl(count, seed)
         best_full = max(best_full, pages_full / elapsed)
-    peak_full = _peak_rss_mib()
-    for _ in range(rounds):  # keep the best of each: less noise from whatever else runs
         pages_bare, elapsed = _bare_crawl(count, seed)
         best_bare = max(best_bare, pages_bare / elapsed)
+    peak_full = _peak_rss_mib()  # the bare crawl holds far less than the full one
     return {
         "ads_on_site": count,
         "adwatch_pages": pages_full,

@@ -19,8 +19,21 @@ SPIDER_LOADER_CLASS = "spiders.loader.SourceSpiderLoader"
 # --- adwatch: where things live -------------------------------------------------
 # The data folder (store, evidence, logs); several worlds can live side by side.
 ADWATCH_HOME = os.environ.get("ADWATCH_HOME", "data")
-# The store: "sqlite" (file in ADWATCH_HOME), "sqlite:///path/to/file.db".
+# The store: "sqlite" (file in ADWATCH_HOME), "sqlite:///path/to/file.db", or an
+# Elasticsearch 8 cluster: "elasticsearch+http://127.0.0.1:9200" ("es" uses ADWATCH_ES_URL).
 ADWATCH_STORE = os.environ.get("ADWATCH_STORE", "sqlite")
+# --- adwatch: Elasticsearch store ------------------------------------------------
+# The cluster "es" means (a full ADWATCH_STORE URL wins).
+ADWATCH_ES_URL = os.environ.get("ADWATCH_ES_URL", "http://127.0.0.1:9200")
+# Index names start with this: adwatch-ads (alias) → adwatch-ads-v1, adwatch-phones, …
+ADWATCH_ES_PREFIX = os.environ.get("ADWATCH_ES_PREFIX", "adwatch")
+# Analyzer of the title/text fields; "swedish" needs the analysis-common module (full clusters).
+ADWATCH_ES_ANALYZER = "standard"
+# Shards and replicas of new indices: 1/0 suits one node; a cluster wants replicas ≥ 1.
+ADWATCH_ES_SHARDS = 1
+ADWATCH_ES_REPLICAS = 0
+# Seconds before a request counts as failed (then the batch is spooled, not lost).
+ADWATCH_ES_TIMEOUT = 10.0
 # Folder of declarative source files (one YAML per site).
 ADWATCH_SOURCES_DIR = os.environ.get("ADWATCH_SOURCES_DIR", str(_CONFIG_DIR / "sources"))
 # Default phone region when a source does not say (ISO 3166 alpha-2).
@@ -40,6 +53,9 @@ USER_AGENT = "adwatch/0.1 (+https://github.com/adwatch/adwatch; research crawler
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
+# Scrapy starts this many tasks for the output of every response; a page yields a few
+# dozen requests and items at most, and the pipelines are synchronous, so 100 is waste.
+CONCURRENT_ITEMS = 8
 DOWNLOAD_DELAY = 0.25
 DOWNLOAD_TIMEOUT = 30
 # Pages above this size are aborted by Scrapy itself; smaller giants are parsed, their text cut.

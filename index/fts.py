@@ -16,22 +16,35 @@ _WORDCHAR = re.compile(r"\w", re.UNICODE)
 
 
 @dataclass(frozen=True)
+class Term:
+    text: str  # a word or a phrase, without quotes and stars
+    prefix: bool = False  # "gäv*": the last word may go on
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    groups: list[list[Term]]  # every group must match; within a group, any term (OR)
+    negatives: list[Term]  # no term may match
+
+
+@dataclass(frozen=True)
 class FtsQuery:
     positive: str | None  # rows must match this, or None when there is no positive term
     negative: str | None  # rows matching this are excluded
 
 
-def _quote(term: str) -> str | None:
-    prefix = term.endswith("*")
-    core = term.replace('"', " ").replace("*", " ").strip("()[]{} ")
+def _term(raw: str) -> Term | None:
+    prefix = raw.endswith("*")
+    core = raw.replace('"', " ").replace("*", " ").strip("()[]{} ")
     if not _WORDCHAR.search(core):
         return None
-    return f'"{core}"' + ("*" if prefix else "")
+    return Term(" ".join(core.split()), prefix)
 
 
-def to_fts(text: str) -> FtsQuery:
-    groups: list[list[str]] = []  # AND of OR-groups
-    negatives: list[str] = []
+def parse_terms(text: str) -> ParsedQuery:
+    """The analyst's syntax, parsed once for every store."""
+    groups: list[list[Term]] = []
+    negatives: list[Term] = []
     join_next = False
     for match in _TOKEN.finditer(text):
         minus, phrase, bare = match.groups()
@@ -42,7 +55,7 @@ def to_fts(text: str) -> FtsQuery:
             bare = bare.strip("()")
             if minus and bare.startswith("-"):
                 bare = bare.lstrip("-")
-        term = _quote(phrase if phrase is not None else (bare or ""))
+        term = _term(phrase if phrase is not None else (bare or ""))
         if term is None:
             continue
         if minus:
@@ -52,7 +65,17 @@ def to_fts(text: str) -> FtsQuery:
         else:
             groups.append([term])
         join_next = False
+    return ParsedQuery(groups, negatives)
+
+
+def _quote(term: Term) -> str:
+    return f'"{term.text}"' + ("*" if term.prefix else "")
+
+
+def to_fts(text: str) -> FtsQuery:
+    parsed = parse_terms(text)
     positive = " AND ".join(
-        group[0] if len(group) == 1 else "(" + " OR ".join(group) + ")" for group in groups
+        _quote(group[0]) if len(group) == 1 else "(" + " OR ".join(map(_quote, group)) + ")"
+        for group in parsed.groups
     )
-    return FtsQuery(positive or None, " OR ".join(negatives) or None)
+    return FtsQuery(positive or None, " OR ".join(map(_quote, parsed.negatives)) or None)

@@ -9,6 +9,15 @@ from typing import Any, Literal
 Sort = Literal["relevance", "newest", "score"]
 
 
+@dataclass(frozen=True)
+class Near:
+    """Ads whose primary town lies within ``km`` of a point (great-circle distance)."""
+
+    lat: float
+    lon: float
+    km: float
+
+
 @dataclass
 class SearchQuery:
     text: str = ""
@@ -17,6 +26,9 @@ class SearchQuery:
     since: datetime | None = None
     until: datetime | None = None
     sources: list[str] = field(default_factory=list)
+    near: Near | None = None
+    categories: list[str] = field(default_factory=list)  # any of these indicator categories
+    min_score: float | None = None  # indicator score at least this
     sort: Sort | None = None  # default: relevance when there is text, else newest
     limit: int = 20
     offset: int = 0

@@ -7,6 +7,7 @@ crash leaves the file consistent: a batch is either all there or not at all.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from index.fts import to_fts
+from index.geo import great_circle_km
 from index.query import SearchQuery, SearchResult
 from index.sqlite_schema import LATEST, MIGRATIONS
 from index.store import AdState, StoreUnavailable, WriteOutcome
@@ -46,6 +48,7 @@ class SqliteStore:
         uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
         self.db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
         self.db.row_factory = sqlite3.Row
+        self.db.create_function("geo_km", 4, great_circle_km, deterministic=True)
         if not readonly:
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
@@ -142,6 +145,8 @@ class SqliteStore:
                      row["last_seen_at"]),
                 )
                 row["version"] = max(int(row["version"] or 1), old["version"] + 1)
+            else:  # the same content again (say, from a crawl that could not ask the store)
+                row["version"] = max(int(row["version"] or 1), old["version"])
         columns = ", ".join(_AD_COLUMNS)
         marks = ", ".join(f":{c}" for c in _AD_COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in _AD_COLUMNS if c != "id")
@@ -251,6 +256,21 @@ class SqliteStore:
         if query.sources:
             where.append(f"a.source IN ({','.join('?' * len(query.sources))})")
             params.extend(query.sources)
+        if query.near is not None:
+            # A box first (it can use plain comparisons), then the exact great-circle distance.
+            lat_pad = query.near.km / 111.0
+            lon_pad = query.near.km / max(1e-6, 111.0 * math.cos(math.radians(min(89.0, abs(query.near.lat)))))
+            where.append("a.lat BETWEEN ? AND ? AND a.lon BETWEEN ? AND ? AND geo_km(a.lat, a.lon, ?, ?) <= ?")
+            params.extend([query.near.lat - lat_pad, query.near.lat + lat_pad, query.near.lon - lon_pad,
+                           query.near.lon + lon_pad, query.near.lat, query.near.lon, query.near.km])
+        if query.categories:
+            marks = ",".join("?" * len(query.categories))
+            where.append("EXISTS (SELECT 1 FROM json_each(a.indicators) "
+                         f"WHERE json_extract(value, '$.category') IN ({marks}))")
+            params.extend(query.categories)
+        if query.min_score is not None:
+            where.append("a.indicator_score >= ?")
+            params.append(query.min_score)
         if query.since:
             where.append("a.seen_date >= ?")
             params.append(iso(query.since))

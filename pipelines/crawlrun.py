@@ -6,6 +6,7 @@ Scrapy closed it early, ``failed`` when nothing could be fetched at all.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from scrapy import Spider, signals
@@ -13,7 +14,10 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
 from index import Store, store_for_crawler
+from index.store import StoreUnavailable
 from index.timeutil import now_iso
+
+logger = logging.getLogger(__name__)
 
 
 def run_status(reason: str, stats: dict[str, Any]) -> str:
@@ -57,7 +61,11 @@ class CrawlRunRecorder:
         return recorder
 
     def spider_opened(self, spider: Spider) -> None:
-        self.run_id = self.store.start_run(spider.name, now_iso())
+        try:
+            self.run_id = self.store.start_run(spider.name, now_iso())
+        except StoreUnavailable as exc:  # the crawl itself goes on; its ads are spooled
+            logger.error("crawl run not recorded: store unavailable (%s)", exc)
+            return
         self.stats.set_value("adwatch/run_id", self.run_id)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
@@ -68,6 +76,13 @@ class CrawlRunRecorder:
                                                                     "adwatch/spider/download_error",
                                                                     "adwatch/spider/parse_error")))
         status = run_status(reason, stats)
+        try:
+            self._finish(stats, status, errors, reason)
+        except StoreUnavailable as exc:
+            logger.error("crawl run %s not finished in the store: store unavailable (%s)", self.run_id, exc)
+
+    def _finish(self, stats: dict[str, Any], status: str, errors: int, reason: str) -> None:
+        assert self.run_id is not None
         self.store.finish_run(
             self.run_id,
             finished_at=now_iso(),

@@ -14,7 +14,7 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
 from index import Store, store_for_crawler
-from index.store import AdState
+from index.store import AdState, StoreUnavailable
 from index.timeutil import now_iso
 from spiders.items import AdSighting
 
@@ -40,13 +40,22 @@ class DedupePipeline:
         assert crawler.stats is not None
         return cls(store_for_crawler(crawler), crawler.stats)
 
+    def _stored_state(self, ad_id: str) -> AdState | None:
+        try:
+            return self.store.ad_states([ad_id]).get(ad_id)
+        except StoreUnavailable:
+            # Passed on as new: the store merges it with what it holds (earliest first
+            # sighting, a new version only for new content) when it takes the batch.
+            self.stats.inc_value("adwatch/dedupe/store_unavailable")
+            return None
+
     def process_item(self, item: Any) -> Any:
         if isinstance(item, AdSighting):
             return item
         ad = ItemAdapter(item)
         digest = content_hash(ad)
         seen_at: str = ad.get("fetched_at") or now_iso()
-        previous = self.this_run.get(ad["id"]) or self.store.ad_states([ad["id"]]).get(ad["id"])
+        previous = self.this_run.get(ad["id"]) or self._stored_state(ad["id"])
         ad["content_hash"] = digest
         ad["last_seen_at"] = seen_at
         if previous is None:

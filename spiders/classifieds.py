@@ -21,12 +21,28 @@ from twisted.python.failure import Failure
 
 from config.source_schema import Source
 from index import store_for_crawler
+from index.store import StoreUnavailable
 from index.timeutil import now_iso
 from spiders.ids import ad_id, site_ad_id
 from spiders.items import Ad, AdSighting
 from spiders.pages import ListingPage, ad_page_class
 
 logger = logging.getLogger(__name__)
+
+
+def _tolerant(known_ids: Callable[[Iterable[str]], set[str]], spider: SourceSpider
+              ) -> Callable[[Iterable[str]], set[str]]:
+    """known_ids that answers "none known" while the store is unavailable: the ads are then
+    fetched again, and dedupe and the store merge them with what is already indexed."""
+
+    def ask(ids: Iterable[str]) -> set[str]:
+        try:
+            return known_ids(ids)
+        except StoreUnavailable:
+            spider._stat("store_unavailable")
+            return set()
+
+    return ask
 
 
 def _truthy(value: Any) -> bool:
@@ -55,9 +71,13 @@ class SourceSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         store = store_for_crawler(crawler)
-        spider.known_ids = store.known_ids
+        spider.known_ids = _tolerant(store.known_ids, spider)
         spider.default_region = crawler.settings.get("ADWATCH_DEFAULT_REGION")
-        previous = store.runs(spider.src.name, limit=1)
+        try:
+            previous = store.runs(spider.src.name, limit=1)
+        except StoreUnavailable as exc:  # crawl everything; the store sorts it out when it is back
+            spider.logger.error("store unavailable at start (%s): crawling every page", exc)
+            previous = []
         spider.resume_full = not previous or previous[0]["status"] != "ok"
         return spider
 

@@ -1,0 +1,498 @@
+"""The Elasticsearch store: the ``Store`` protocol on an Elasticsearch 8 cluster.
+
+- Ads, the phone registry, ad versions and crawl runs are four versioned indices behind
+  aliases (``index/es_schema.py``); ``create`` makes them from index templates.
+- Writes go through ``helpers.streaming_bulk`` with idempotent ids (the ad id), retried
+  with backoff on 429; a node that cannot be reached (or answers 5xx) raises
+  ``StoreUnavailable`` so the store stage spools the batch and the crawl goes on.
+- No scripts (a minimal node has no painless): "first seen" of a number is decided by
+  ``op_type=create`` (a 409 means the number is known); later changes to a registry
+  entry are read-modify-write with optimistic concurrency (``if_seq_no``), retried on
+  conflict, so two writers never lose each other's updates.
+"""
+
+from __future__ import annotations
+
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
+
+from index.es_query import facet_aggs, sort_clause, to_dsl
+from index.es_schema import KINDS, Layout, search_words, template
+from index.query import SearchQuery, SearchResult
+from index.store import AdState, StoreUnavailable, WriteOutcome
+
+
+_DERIVED = ("title_words", "body_words", "town_names", "counties", "categories", "geo", "seen_date")
+_AD_FIELDS = (
+    "id source url site_id title text posted_at first_seen_at last_seen_at removed_at location poster age price "
+    "currency phone_field images phones phone_details contacts towns town county lat lon language indicators "
+    "indicator_score evidence content_hash version"
+).split()
+_DEFAULTS: dict[str, Any] = {"title": "", "text": "", "indicator_score": 0.0, "version": 1, "images": [],
+                             "phones": [], "phone_details": [], "contacts": [], "towns": [], "indicators": []}
+_CONFLICT_RETRIES = 20
+_MAX_RESULTS = 10_000  # one page of phone_ads / runs; Elasticsearch's default result window
+
+
+class DocumentError(ValueError):
+    """Elasticsearch refused documents for their content (kept by the store stage)."""
+
+
+def _min(*values: str | None) -> str | None:
+    present = [v for v in values if v]
+    return min(present) if present else None
+
+
+def _max(*values: str | None) -> str | None:
+    present = [v for v in values if v]
+    return max(present) if present else None
+
+
+class ElasticStore:
+    def __init__(self, url: str, *, prefix: str = "adwatch", analyzer: str = "standard", shards: int = 1,
+                 replicas: int = 0, timeout: float = 10.0, bulk_chunk: int = 500, create: bool = True) -> None:
+        self.url = url
+        self.layout = Layout(prefix)
+        self.analyzer = analyzer
+        self.shards, self.replicas = shards, replicas
+        self.bulk_chunk = bulk_chunk
+        # Few, quick retries: a node that is down should spool the batch soon, not stall the crawl.
+        self.es = Elasticsearch(url, request_timeout=timeout, max_retries=2, retry_on_timeout=True)
+        self.ready = not create  # indices made (or not ours to make)
+        if create:
+            try:
+                self._ensure_indices()
+            except StoreUnavailable:
+                pass  # a node that is down now: writes spool until it is back, then the indices are made
+
+    def _ensure_indices(self) -> None:
+        if not self.ready:
+            with self._available():
+                self.create()
+            self.ready = True
+
+    # --- plumbing ---------------------------------------------------------------
+    def _available(self) -> _Guard:
+        return _Guard(self.url)
+
+    def _alias(self, kind: str) -> str:
+        return self.layout.alias(kind)
+
+    def close(self) -> None:
+        self.es.close()
+
+    # --- indices ----------------------------------------------------------------
+    def create(self) -> list[str]:
+        """Templates, then every missing index with its alias; returns the indices made."""
+        made = []
+        for kind in KINDS:
+            self.es.indices.put_index_template(
+                name=self.layout.template(kind),
+                **template(self.layout, kind, shards=self.shards, replicas=self.replicas, analyzer=self.analyzer))
+            if not self.es.indices.exists_alias(name=self._alias(kind)):
+                index = self.layout.index(kind)
+                if not self.es.indices.exists(index=index):
+                    self.es.indices.create(index=index, aliases={self._alias(kind): {"is_write_index": True}})
+                    made.append(index)
+                else:
+                    self.es.indices.put_alias(index=index, name=self._alias(kind))
+        if made:
+            self.es.cluster.health(index=",".join(made), wait_for_status="yellow", timeout="30s")
+        return made
+
+    def drop(self) -> None:
+        """Delete every index and template of this prefix (tests, ``index reindex``)."""
+        for kind in KINDS:
+            self.es.indices.delete(index=f"{self._alias(kind)}-v*", ignore_unavailable=True, allow_no_indices=True)
+            self.es.indices.delete_index_template(name=self.layout.template(kind), ignore=[404])
+
+    def refresh(self) -> None:
+        self.es.indices.refresh(index=",".join(self._alias(k) for k in KINDS))
+
+    def index_stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for kind in KINDS:
+            alias = self._alias(kind)
+            found = self.es.indices.get_alias(name=alias, ignore_unavailable=True)
+            indices = sorted(found.body) if found.body else []
+            count = self.es.count(index=alias)["count"] if indices else 0
+            out[alias] = {"indices": indices, "docs": count}
+        return out
+
+    # --- writes -----------------------------------------------------------------
+    def _bulk(self, actions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send actions; return the per-document failures other than "already exists"."""
+        failures: list[dict[str, Any]] = []
+        with self._available():
+            for ok, result in helpers.streaming_bulk(
+                self.es, actions, chunk_size=self.bulk_chunk, max_retries=5, initial_backoff=0.5, max_backoff=10,
+                raise_on_error=False, raise_on_exception=True,
+            ):
+                if ok:
+                    continue
+                (op, info), = result.items()
+                if op == "create" and info.get("status") == 409:
+                    continue  # INSERT OR IGNORE: the version or number is already there
+                if info.get("status", 0) >= 500 or info.get("status") == 429:
+                    raise StoreUnavailable(f"{self.url}: {info.get('error')}")
+                failures.append({"id": info.get("_id"), "status": info.get("status"), "error": info.get("error")})
+        return failures
+
+    def _sources(self, kind: str, ids: list[str], fields: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            with self._available():
+                found = self.es.mget(index=self._alias(kind), ids=chunk, source_includes=fields)
+            for doc in found["docs"]:
+                if doc.get("found"):
+                    out[doc["_id"]] = doc["_source"] | {"_seq_no": doc.get("_seq_no"),
+                                                        "_primary_term": doc.get("_primary_term")}
+        return out
+
+    def ad_states(self, ids: Iterable[str]) -> dict[str, AdState]:
+        found = self._sources("ads", list(dict.fromkeys(ids)), ["content_hash", "version", "first_seen_at"])
+        return {i: AdState(d.get("content_hash"), int(d.get("version") or 1), d.get("first_seen_at"))
+                for i, d in found.items()}
+
+    def known_ids(self, ids: Iterable[str]) -> set[str]:
+        return set(self.ad_states(ids))
+
+    def _document(self, ad: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+        doc = {name: ad.get(name) for name in _AD_FIELDS}
+        doc.update({k: v for k, v in _DEFAULTS.items() if doc[k] is None})
+        if old is not None:
+            doc["first_seen_at"] = _min(old.get("first_seen_at"), doc["first_seen_at"])
+            if old.get("content_hash") != doc["content_hash"]:
+                doc["version"] = max(int(doc["version"] or 1), int(old.get("version") or 1) + 1)
+            else:
+                doc["version"] = max(int(doc["version"] or 1), int(old.get("version") or 1))
+        towns = [t for t in doc["towns"] or [] if t.get("name")]
+        doc.update({
+            "seen_date": ad.get("posted_at") or doc["first_seen_at"],
+            "title_words": search_words(doc["title"] or ""),
+            "body_words": [search_words(doc["title"] or ""), search_words(doc["text"] or "")],
+            "town_names": sorted({t["name"] for t in towns}),
+            "counties": sorted({t["county"] for t in towns if t.get("county")}),
+            "categories": sorted({h["category"] for h in doc["indicators"] or [] if h.get("category")}),
+            "geo": {"lat": doc["lat"], "lon": doc["lon"]} if doc["lat"] is not None and doc["lon"] is not None
+            else None,
+        })
+        return doc
+
+    def write_ads(self, ads: Sequence[dict[str, Any]]) -> WriteOutcome:
+        self._ensure_indices()
+        ids = [ad["id"] for ad in ads]
+        olds = self._sources("ads", list(dict.fromkeys(ids)),
+                             ["content_hash", "version", "title", "text", "phones", "first_seen_at"])
+        actions: list[dict[str, Any]] = []
+        firsts: dict[str, tuple[str, str | None, str]] = {}  # e164 → (first seen, town, ad) in this batch
+        lasts: dict[str, str] = {}
+        touched: set[str] = set()
+        new = updated = 0
+        written: dict[str, dict[str, Any]] = {}
+        for ad in ads:
+            old = written.get(ad["id"]) or olds.get(ad["id"])
+            doc = self._document(ad, old)
+            if old is None:
+                new += 1
+            else:
+                updated += 1
+                touched.update(old.get("phones") or [])
+                if old.get("content_hash") != doc["content_hash"]:
+                    actions.append({"_op_type": "create", "_index": self._alias("versions"),
+                                    "_id": f"{ad['id']}:{old.get('version') or 1}",
+                                    "_source": {"ad_id": ad["id"], "version": int(old.get("version") or 1),
+                                                "content_hash": old.get("content_hash"), "title": old.get("title"),
+                                                "text": old.get("text"), "phones": old.get("phones") or [],
+                                                "replaced_at": doc["last_seen_at"]}})
+            written[ad["id"]] = doc
+            actions.append({"_op_type": "index", "_index": self._alias("ads"), "_id": ad["id"], "_source": doc})
+            seen = doc["last_seen_at"] or doc["first_seen_at"]
+            for e164 in sorted(set(doc["phones"] or [])):
+                # A number new to an existing ad was first seen now, not when the ad was.
+                first = _min(doc["first_seen_at"] if old is None else seen, seen) or seen
+                if e164 not in firsts or first < firsts[e164][0]:
+                    firsts[e164] = (first, doc.get("town"), ad["id"])
+                lasts[e164] = _max(lasts.get(e164), seen) or seen
+                touched.add(e164)
+        failures = self._bulk(actions)
+        if failures:
+            raise DocumentError(f"{len(failures)} document(s) refused: {failures[:3]}")
+        self._sync_phones(firsts, lasts, touched)
+        return WriteOutcome(new, updated)
+
+    def _create_phones(self, firsts: dict[str, tuple[str, str | None, str]], lasts: dict[str, str]) -> set[str]:
+        """Create the entries of numbers never seen before; returns those this call created.
+
+        ``op_type=create`` decides "first seen" atomically: of two writers, one creates the
+        entry and the other gets a 409 and merges into it instead."""
+        actions = [{"_op_type": "create", "_index": self._alias("phones"), "_id": e164,
+                    "_source": {"e164": e164, "first_seen_at": first, "first_town": town, "first_ad": ad_id,
+                                "last_seen_at": lasts[e164], "ads_count": 0, "towns": []}}
+                   for e164, (first, town, ad_id) in firsts.items()]
+        created: set[str] = set()
+        with self._available():
+            for ok, result in helpers.streaming_bulk(self.es, actions, chunk_size=self.bulk_chunk, max_retries=5,
+                                                     initial_backoff=0.5, raise_on_error=False):
+                (_, info), = result.items()
+                if ok:
+                    created.add(info["_id"])
+                elif info.get("status") != 409:
+                    raise StoreUnavailable(f"{self.url}: phone registry: {info.get('error')}")
+        return created
+
+    def _phone_counts(self, phones: set[str]) -> dict[str, tuple[int, list[str]]]:
+        """Ads and towns per number, from the ads index itself."""
+        if not phones:
+            return {}
+        numbers = sorted(phones)
+        with self._available():
+            self.es.indices.refresh(index=self._alias("ads"))
+            found = self.es.search(
+                index=self._alias("ads"), size=0, query={"terms": {"phones": numbers}},
+                aggs={"phones": {"terms": {"field": "phones", "include": numbers, "size": len(numbers)},
+                                 "aggs": {"towns": {"terms": {"field": "town_names", "size": 1000,
+                                                              "order": {"_key": "asc"}}}}}},
+            )
+        counts = {b["key"]: (b["doc_count"], [t["key"] for t in b["towns"]["buckets"]])
+                  for b in found["aggregations"]["phones"]["buckets"]}
+        return {e164: counts.get(e164, (0, [])) for e164 in numbers}
+
+    def _sync_phones(self, firsts: dict[str, tuple[str, str | None, str]], lasts: dict[str, str],
+                     touched: set[str]) -> None:
+        created = self._create_phones(firsts, lasts)
+        counts = self._phone_counts(touched)
+
+        def change(e164: str, entry: dict[str, Any]) -> dict[str, Any]:
+            updated = dict(entry)
+            if e164 in firsts and e164 not in created:
+                updated = _merged(updated, *firsts[e164], lasts[e164])
+            if e164 in counts:
+                updated["ads_count"], updated["towns"] = counts[e164]
+            return updated
+
+        self._update_phones(sorted(touched | set(firsts)), change)
+
+    def _update_phones(self, numbers: list[str], change: Any) -> None:
+        """Read-modify-write registry entries with optimistic concurrency (``if_seq_no``),
+        retrying the entries another writer changed in between."""
+        pending = list(numbers)
+        for _ in range(_CONFLICT_RETRIES):
+            if not pending:
+                return
+            entries = self._sources("phones", pending)
+            actions = []
+            for e164 in pending:
+                entry = entries.get(e164)
+                if entry is None:
+                    continue
+                current = {k: v for k, v in entry.items() if not k.startswith("_")}
+                updated = change(e164, current)
+                if updated == current:
+                    continue
+                actions.append({"_op_type": "index", "_index": self._alias("phones"), "_id": e164,
+                                "if_seq_no": entry["_seq_no"], "if_primary_term": entry["_primary_term"],
+                                "_source": updated})
+            conflicts = []
+            with self._available():
+                for ok, result in helpers.streaming_bulk(self.es, actions, chunk_size=self.bulk_chunk,
+                                                         max_retries=5, initial_backoff=0.5, raise_on_error=False):
+                    (_, info), = result.items()
+                    if ok:
+                        continue
+                    if info.get("status") == 409:
+                        conflicts.append(info["_id"])
+                    elif info.get("status", 0) >= 500 or info.get("status") == 429:
+                        raise StoreUnavailable(f"{self.url}: phone registry: {info.get('error')}")
+                    else:
+                        raise DocumentError(f"phone registry refused {info['_id']}: {info.get('error')}")
+            pending = conflicts
+        if pending:
+            raise StoreUnavailable(f"{self.url}: phone registry kept changing under us: {pending[:5]}")
+
+    def touch(self, sightings: Sequence[tuple[str, str]]) -> int:
+        if not sightings:
+            return 0
+        self._ensure_indices()
+        latest: dict[str, str] = {}
+        for ad_id, seen_at in sightings:
+            latest[ad_id] = _max(latest.get(ad_id), seen_at) or seen_at
+        ads = self._sources("ads", list(latest), ["last_seen_at", "phones"])
+        actions = []
+        phone_seen: dict[str, str] = {}
+        for ad_id, seen_at in latest.items():
+            ad = ads.get(ad_id)
+            if ad is None:
+                continue
+            for e164 in ad.get("phones") or []:
+                phone_seen[e164] = _max(phone_seen.get(e164), seen_at) or seen_at
+            if (ad.get("last_seen_at") or "") < seen_at:
+                actions.append({"_op_type": "update", "_index": self._alias("ads"), "_id": ad_id,
+                                "doc": {"last_seen_at": seen_at}})
+        failures = self._bulk(actions)
+        if failures:
+            raise DocumentError(f"{len(failures)} sighting(s) refused: {failures[:3]}")
+
+        def later(e164: str, entry: dict[str, Any]) -> dict[str, Any]:
+            return entry | {"last_seen_at": _max(entry.get("last_seen_at"), phone_seen[e164])}
+
+        self._update_phones(sorted(phone_seen), later)
+        return sum(1 for ad_id, _ in sightings if ad_id in ads)
+
+    # --- reads ------------------------------------------------------------------
+    @staticmethod
+    def _ad(source: dict[str, Any]) -> dict[str, Any]:
+        ad = {name: source.get(name) for name in _AD_FIELDS}
+        for name in ("towns", "phones", "phone_details", "contacts", "indicators", "images"):
+            ad[name] = ad[name] or []
+        return ad
+
+    def get_ad(self, ad_id: str) -> dict[str, Any] | None:
+        try:
+            with self._available():
+                found = self.es.get(index=self._alias("ads"), id=ad_id)
+        except NotFoundError:
+            return None
+        return self._ad(found["_source"])
+
+    def ad_versions(self, ad_id: str) -> list[dict[str, Any]]:
+        with self._available():
+            found = self.es.search(index=self._alias("versions"), query={"term": {"ad_id": ad_id}},
+                                   sort=[{"version": "asc"}], size=_MAX_RESULTS)
+        return [hit["_source"] for hit in found["hits"]["hits"]]
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        size = max(0, query.limit)
+        offset = max(0, query.offset)
+        body: dict[str, Any] = {"query": to_dsl(query, self.analyzer), "sort": sort_clause(query),
+                                "track_total_hits": True}
+        if query.facets:
+            body["aggs"] = facet_aggs()
+        if offset + size > _MAX_RESULTS:
+            raise ValueError(f"--offset + --limit may not pass {_MAX_RESULTS} with Elasticsearch")
+        with self._available():
+            found = self.es.search(index=self._alias("ads"), from_=offset, size=size, **body)
+        facets = {name: {b["key"]: b["doc_count"] for b in agg["buckets"]}
+                  for name, agg in (found.get("aggregations") or {}).items()}
+        return SearchResult(total=found["hits"]["total"]["value"],
+                            hits=[self._ad(hit["_source"]) for hit in found["hits"]["hits"]], facets=facets)
+
+    def phone_record(self, e164: str) -> dict[str, Any] | None:
+        try:
+            with self._available():
+                found = self.es.get(index=self._alias("phones"), id=e164)
+        except NotFoundError:
+            return None
+        return dict(found["_source"])
+
+    def phone_ads(self, e164: str) -> list[dict[str, Any]]:
+        with self._available():
+            found = self.es.search(index=self._alias("ads"), query={"term": {"phones": e164}},
+                                   sort=[{"seen_date": "asc"}, {"id": "asc"}], size=_MAX_RESULTS)
+        return [self._ad(hit["_source"]) for hit in found["hits"]["hits"]]
+
+    def scan_ads(self) -> Iterator[dict[str, Any]]:
+        """Every ad, as written (for ``index reindex`` and exports)."""
+        with self._available():
+            for hit in helpers.scan(self.es, index=self._alias("ads"), query={"query": {"match_all": {}}},
+                                    size=1000, preserve_order=False):
+                yield self._ad(hit["_source"])
+
+    # --- crawl runs -------------------------------------------------------------
+    def start_run(self, source: str, started_at: str) -> int:
+        self._ensure_indices()
+        with self._available():
+            for _ in range(_CONFLICT_RETRIES):
+                found = self.es.search(index=self._alias("runs"), size=0, aggs={"top": {"max": {"field": "id"}}})
+                run_id = int(found["aggregations"]["top"]["value"] or 0) + 1
+                try:  # create: two crawls starting at once cannot take the same id
+                    self.es.create(index=self._alias("runs"), id=str(run_id), refresh="wait_for",
+                                   document={"id": run_id, "source": source, "started_at": started_at,
+                                             "status": "running", "pages": 0, "new_ads": 0, "updated_ads": 0,
+                                             "removed_ads": 0, "errors": 0, "reason": None, "stats": {}})
+                    return run_id
+                except ApiError as exc:
+                    if exc.meta.status != 409:
+                        raise
+        raise StoreUnavailable(f"{self.url}: could not allocate a crawl run id")
+
+    def finish_run(self, run_id: int, **fields: Any) -> None:
+        allowed = {"finished_at", "status", "pages", "new_ads", "updated_ads", "removed_ads", "errors", "reason",
+                   "stats"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"unknown crawl run fields: {sorted(unknown)}")
+        with self._available():
+            self.es.update(index=self._alias("runs"), id=str(run_id), doc=fields, refresh="wait_for")
+
+    def runs(self, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        query = {"term": {"source": source}} if source else {"match_all": {}}
+        with self._available():
+            found = self.es.search(index=self._alias("runs"), query=query, sort=[{"id": "desc"}],
+                                   size=min(limit, _MAX_RESULTS))
+        return [hit["_source"] | {"stats": hit["_source"].get("stats") or {}} for hit in found["hits"]["hits"]]
+
+    def summary(self, top: int = 10) -> dict[str, Any]:
+        with self._available():
+            self.es.indices.refresh(index=f"{self._alias('ads')},{self._alias('phones')}")
+            ads = self.es.search(
+                index=self._alias("ads"), size=0, track_total_hits=True,
+                aggs={"towns": {"cardinality": {"field": "town_names", "precision_threshold": 40000}},
+                      "top_towns": {"terms": {"field": "town_names", "size": top,
+                                              "order": [{"_count": "desc"}, {"_key": "asc"}]}},
+                      "sources": {"terms": {"field": "source", "size": 1000,
+                                            "order": [{"_count": "desc"}, {"_key": "asc"}]}}})
+            phones = self.es.count(index=self._alias("phones"))["count"]
+            registry = self.es.search(index=self._alias("phones"), size=_MAX_RESULTS,
+                                      source_includes=["e164", "ads_count", "towns"])
+        entries = [hit["_source"] for hit in registry["hits"]["hits"]]
+        ranked = sorted(entries, key=lambda e: (-len(e.get("towns") or []), -int(e.get("ads_count") or 0),
+                                                e["e164"]))
+        aggs = ads["aggregations"]
+        return {
+            "ads": ads["hits"]["total"]["value"],
+            "phones": phones,
+            "towns": aggs["towns"]["value"],
+            "sources": {b["key"]: b["doc_count"] for b in aggs["sources"]["buckets"]},
+            "top_towns": {b["key"]: b["doc_count"] for b in aggs["top_towns"]["buckets"]},
+            "multi_town_phones": sum(1 for e in entries if len(e.get("towns") or []) > 1),
+            "top_phones": [{"e164": e["e164"], "ads": e.get("ads_count") or 0, "towns": e.get("towns") or []}
+                           for e in ranked[:top]],
+        }
+
+
+def _merged(entry: dict[str, Any], first: str, town: str | None, ad_id: str, last: str) -> dict[str, Any]:
+    """A registry entry after one more sighting: earliest first, latest last."""
+    updated = dict(entry)
+    if first < (entry.get("first_seen_at") or first + "~"):
+        updated.update({"first_seen_at": first, "first_town": town, "first_ad": ad_id})
+    updated["last_seen_at"] = _max(entry.get("last_seen_at"), last)
+    return updated
+
+
+class _Guard:
+    """Turns "the node is not there" into StoreUnavailable; other errors pass through."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None or isinstance(exc, StoreUnavailable):
+            return False
+        if isinstance(exc, TransportConnectionError | ConnectionTimeout):
+            raise StoreUnavailable(f"{self.url}: unreachable ({type(exc).__name__})") from exc
+        if isinstance(exc, ApiError) and (exc.meta.status >= 500 or exc.meta.status == 429):
+            raise StoreUnavailable(f"{self.url}: {exc.meta.status} {exc.message}") from exc
+        if isinstance(exc, helpers.BulkIndexError | TransportError) and not isinstance(exc, ApiError):
+            raise StoreUnavailable(f"{self.url}: {exc}") from exc
+        return False
+
