@@ -109,7 +109,7 @@ class ElasticStore:
         """Delete every index and template of this prefix (tests, ``index reindex``)."""
         for kind in KINDS:
             self.es.indices.delete(index=f"{self._alias(kind)}-v*", ignore_unavailable=True, allow_no_indices=True)
-            self.es.indices.delete_index_template(name=self.layout.template(kind), ignore=[404])
+            self.es.options(ignore_status=404).indices.delete_index_template(name=self.layout.template(kind))
 
     def refresh(self) -> None:
         self.es.indices.refresh(index=",".join(self._alias(k) for k in KINDS))
@@ -362,10 +362,13 @@ class ElasticStore:
         return self._ad(found["_source"])
 
     def ad_versions(self, ad_id: str) -> list[dict[str, Any]]:
-        with self._available():
-            found = self.es.search(index=self._alias("versions"), query={"term": {"ad_id": ad_id}},
-                                   sort=[{"version": "asc"}], size=_MAX_RESULTS)
-        return [hit["_source"] for hit in found["hits"]["hits"]]
+        # Replaced versions are numbered 1 … version-1: fetched by id, so they show at once.
+        ad = self._sources("ads", [ad_id], ["version"]).get(ad_id)
+        if ad is None:
+            return []
+        wanted = [f"{ad_id}:{n}" for n in range(1, int(ad.get("version") or 1))]
+        found = self._sources("versions", wanted)
+        return [{k: v for k, v in found[i].items() if not k.startswith("_")} for i in wanted if i in found]
 
     def search(self, query: SearchQuery) -> SearchResult:
         size = max(0, query.limit)

@@ -41,10 +41,9 @@ def text_clauses(text: str, analyzer: str = "standard") -> tuple[list[dict[str, 
     parsed = parse_terms(text)
     must: list[dict[str, Any]] = []
     for group in parsed.groups:
-        options = [q for q in (_term_query(t, analyzer) for t in group) if q is not None]
-        if options:
-            must.append(options[0] if len(options) == 1 else {"bool": {"should": options,
-                                                                         "minimum_should_match": 1}})
+        # A term without searchable words ("_") matches no ad, as in FTS5.
+        options = [q for q in (_term_query(t, analyzer) for t in group) if q is not None] or [{"match_none": {}}]
+        must.append(options[0] if len(options) == 1 else {"bool": {"should": options, "minimum_should_match": 1}})
     must_not = [q for q in (_term_query(t, analyzer) for t in parsed.negatives) if q is not None]
     return must, must_not
 

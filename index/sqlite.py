@@ -46,7 +46,8 @@ class SqliteStore:
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
-        self.db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+        # Used by one thread at a time, but may be closed by another (a test's writer threads).
+        self.db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.create_function("geo_km", 4, great_circle_km, deterministic=True)
         if not readonly:
@@ -77,6 +78,9 @@ class SqliteStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def refresh(self) -> None:
+        """Committed writes are visible at once."""
 
     # --- writes -----------------------------------------------------------------
     def ad_states(self, ids: Iterable[str]) -> dict[str, AdState]:

@@ -1,6 +1,7 @@
 """The Store protocol: what the pipelines, the CLI and later the web UI need of an index.
 
-The SQLite store implements it today; the Elasticsearch store implements the same.
+The SQLite store (``index/sqlite.py``) and the Elasticsearch store (``index/elastic.py``)
+implement it; ``tests/test_store_conformance.py`` runs one suite against both.
 Ads go in and come out as plain dicts with the fields of ``spiders.items.Ad``.
 """
 
@@ -46,6 +47,10 @@ class Store(Protocol):
     def ad_versions(self, ad_id: str) -> list[dict[str, Any]]: ...
 
     def search(self, query: SearchQuery) -> SearchResult: ...
+
+    def refresh(self) -> None:
+        """Make every write visible to search now (Elasticsearch shows them within a second)."""
+        ...
 
     def phone_record(self, e164: str) -> dict[str, Any] | None: ...
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,39 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
     db = SqliteStore(tmp_path / "t.db")
     yield db
     db.close()
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def es_url() -> str:
+    """A real Elasticsearch node: ADWATCH_TEST_ES_URL (``make test`` starts one and sets it).
+
+    Without one the test is skipped (``make test`` says so loudly at the start); under
+    CI=true it fails, since CI must prove the Elasticsearch store."""
+    from tests.es_node import healthy
+
+    url = os.environ.get("ADWATCH_TEST_ES_URL")
+    if url and healthy(url, timeout=10):
+        return url
+    reason = f"no Elasticsearch node ({'ADWATCH_TEST_ES_URL=' + url + ' unreachable' if url else 'ADWATCH_TEST_ES_URL unset'})"
+    if _ci():
+        pytest.fail(f"{reason}: CI needs a real node")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def es_prefix(es_url: str) -> Iterator[str]:
+    """An index prefix of this test's own; its indices are dropped afterwards."""
+    from index.elastic import ElasticStore
+
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    yield prefix
+    cleanup = ElasticStore(es_url, prefix=prefix, create=False)
+    cleanup.drop()
+    cleanup.close()
 
 
 @pytest.fixture

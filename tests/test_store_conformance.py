@@ -1,0 +1,282 @@
+"""One suite, two stores: the same tests against the SQLite store and a real Elasticsearch.
+
+Relevance ranking may differ between the stores; which ads match, counts, facets,
+registry values and orderings by date or score may not.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from index.elastic import ElasticStore
+from index.query import Near, SearchQuery
+from index.sqlite import SqliteStore
+from index.store import Store
+
+Factory = Callable[[], Store]
+
+
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
+    """Opens connections to one fresh store (several, for tests with concurrent writers)."""
+    opened: list[Store] = []
+
+    def factory() -> Store:
+        if request.param == "sqlite":
+            store: Store = SqliteStore(tmp_path / "t.db")
+        else:
+            store = ElasticStore(request.getfixturevalue("es_url"), prefix=request.getfixturevalue("es_prefix"))
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(store_factory: Factory) -> Store:
+    return store_factory()
+
+
+def ad(n: int, **over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": f"s:{n}", "source": "s", "url": f"http://x/ad/{n}", "title": f"Ad {n}", "text": "massage i stan",
+        "posted_at": f"2026-11-{10 + n % 10:02d}T12:00:00Z", "first_seen_at": "2026-11-20T00:00:00Z",
+        "last_seen_at": "2026-11-20T00:00:00Z", "phones": [], "towns": [], "content_hash": f"h{n}",
+        "version": 1,
+    }
+    return base | over
+
+
+TOWNS = {"Gävle": (60.6749, 17.1413), "Sandviken": (60.6167, 16.7833), "Malmö": (55.6059, 13.0007)}
+
+
+def town(name: str) -> dict[str, Any]:
+    lat, lon = TOWNS.get(name, (0.0, 0.0))
+    return {"name": name, "county": None, "lat": lat, "lon": lon, "found_in": "text"}
+
+
+def placed(name: str) -> dict[str, Any]:
+    """The primary-town fields of an ad in ``name``."""
+    lat, lon = TOWNS[name]
+    return {"town": name, "lat": lat, "lon": lon}
+
+
+def ids(store: Store, **query: Any) -> list[str]:
+    store.refresh()
+    return [h["id"] for h in store.search(SearchQuery(limit=100, **query)).hits]
+
+
+def test_write_then_read_round_trip(store: Store) -> None:
+    outcome = store.write_ads([ad(1, phones=["+46701740605"], towns=[town("Gävle")], images=["http://x/1.jpg"],
+                                  indicators=[{"category": "movement"}], town="Gävle")])
+    assert (outcome.new, outcome.updated) == (1, 0)
+    got = store.get_ad("s:1")
+    assert got is not None
+    assert got["phones"] == ["+46701740605"] and got["towns"][0]["name"] == "Gävle"
+    assert got["images"] == ["http://x/1.jpg"] and got["indicators"] == [{"category": "movement"}]
+    assert store.get_ad("nope") is None
+
+
+def test_update_keeps_first_seen_and_versions(store: Store) -> None:
+    store.write_ads([ad(1)])
+    outcome = store.write_ads([ad(1, title="Changed", content_hash="h2", first_seen_at="2026-11-25T00:00:00Z",
+                                  last_seen_at="2026-11-25T00:00:00Z")])
+    assert (outcome.new, outcome.updated) == (0, 1)
+    got = store.get_ad("s:1")
+    assert got is not None
+    assert got["first_seen_at"] == "2026-11-20T00:00:00Z"
+    assert got["version"] == 2 and got["title"] == "Changed"
+    versions = store.ad_versions("s:1")
+    assert [(v["version"], v["title"]) for v in versions] == [(1, "Ad 1")]
+    assert ids(store, text="changed") == ["s:1"] and ids(store, text='"Ad 1"') == []
+
+
+def test_phone_registry_first_seen_and_towns(store: Store) -> None:
+    store.write_ads([ad(1, phones=["+46701740605"], towns=[town("Gävle")], town="Gävle",
+                        first_seen_at="2026-11-01T00:00:00Z", last_seen_at="2026-11-01T00:00:00Z")])
+    store.write_ads([ad(2, phones=["+46701740605"], towns=[town("Sandviken")], town="Sandviken",
+                        first_seen_at="2026-11-05T00:00:00Z", last_seen_at="2026-11-05T00:00:00Z")])
+    record = store.phone_record("+46701740605")
+    assert record is not None
+    assert record["first_town"] == "Gävle" and record["first_ad"] == "s:1"
+    assert record["first_seen_at"] == "2026-11-01T00:00:00Z" and record["last_seen_at"] == "2026-11-05T00:00:00Z"
+    assert record["ads_count"] == 2 and record["towns"] == ["Gävle", "Sandviken"]
+    assert [a["id"] for a in store.phone_ads("+46701740605")] == ["s:1", "s:2"]
+    # The number leaves ad 2: counts follow.
+    store.write_ads([ad(2, phones=[], content_hash="h2b")])
+    record = store.phone_record("+46701740605")
+    assert record is not None and record["ads_count"] == 1 and record["towns"] == ["Gävle"]
+
+
+def test_first_seen_is_decided_once_under_concurrent_writers(store_factory: Factory) -> None:
+    store_factory().refresh()  # the store exists before the writers race
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        db = store_factory()
+        barrier.wait()
+        try:
+            for k in range(10):
+                seen = f"2026-11-0{n + 1}T00:00:00Z"
+                db.write_ads([ad(n * 100 + k, phones=[f"+4670174{605 + k:04d}"], town=f"T{n}",
+                                 first_seen_at=seen, last_seen_at=seen)])
+        except BaseException as exc:  # noqa: BLE001  (reported below, in the test's thread)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    db = store_factory()
+    for k in range(10):
+        record = db.phone_record(f"+4670174{605 + k:04d}")
+        assert record is not None and record["ads_count"] == 4
+        # Whatever order the writers committed in, the earliest sighting (writer 0's) is "first".
+        assert (record["first_seen_at"], record["first_town"], record["first_ad"]) == (
+            "2026-11-01T00:00:00Z", "T0", f"s:{k}")
+    assert db.summary()["phones"] == 10
+
+
+def test_a_number_added_by_an_edit_is_first_seen_at_the_edit(store: Store) -> None:
+    store.write_ads([ad(1, first_seen_at="2026-01-10T00:00:00Z", last_seen_at="2026-01-10T00:00:00Z")])
+    store.write_ads([ad(1, phones=["+46701740605"], content_hash="h-edit", first_seen_at="2026-01-10T00:00:00Z",
+                        last_seen_at="2026-03-05T00:00:00Z")])
+    record = store.phone_record("+46701740605")
+    assert record is not None and record["first_seen_at"] == "2026-03-05T00:00:00Z"
+
+
+def test_touch_moves_last_seen_only_forward(store: Store) -> None:
+    store.write_ads([ad(1, phones=["+46701740605"])])
+    assert store.touch([("s:1", "2026-11-27T00:00:00Z"), ("missing", "2026-11-27T00:00:00Z")]) == 1
+    store.touch([("s:1", "2026-11-21T00:00:00Z")])
+    got = store.get_ad("s:1")
+    assert got is not None and got["last_seen_at"] == "2026-11-27T00:00:00Z"
+    record = store.phone_record("+46701740605")
+    assert record is not None and record["last_seen_at"] == "2026-11-27T00:00:00Z"
+
+
+@pytest.fixture
+def corpus(store: Store) -> Store:
+    store.write_ads([
+        ad(1, title="Ny i stan", text="Söt tjej i Gävle, ring 070-174 06 05", phones=["+46701740605"],
+           towns=[town("Gävle")], **placed("Gävle"), posted_at="2026-11-01T10:00:00Z", indicator_score=2.5,
+           indicators=[{"category": "movement", "phrase": "Ny i stan", "start": 0, "end": 9, "rule": "r1",
+                        "weight": 1.0}, {"category": "youth", "phrase": "tjej", "start": 14, "end": 18,
+                                         "rule": "r2", "weight": 0.5}]),
+        ad(2, title="Massage", text="Thai massage i Sandviken", towns=[town("Sandviken")], **placed("Sandviken"),
+           posted_at="2026-11-10T10:00:00Z", source="t", indicator_score=0.5,
+           indicators=[{"category": "nationality", "phrase": "Thai", "start": 8, "end": 12, "rule": "r3",
+                        "weight": 0.5}]),
+        ad(3, title="Massage", text="Avslappnande massage, ny i stan", towns=[town("Gävle"), town("Sandviken")],
+           **placed("Malmö"), posted_at="2026-11-20T10:00:00Z", indicator_score=1.0,
+           indicators=[{"category": "movement", "phrase": "ny i stan", "start": 20, "end": 29, "rule": "r1",
+                        "weight": 1.0}]),
+        ad(4, title="Young girl", text="Only SMS. Ny i stan! Ny ny ny", posted_at=None,
+           first_seen_at="2026-11-25T00:00:00Z"),
+    ])
+    return store
+
+
+def test_full_text_words_phrases_or_exclude(corpus: Store) -> None:
+    assert sorted(ids(corpus, text="massage")) == ["s:2", "s:3"]
+    assert sorted(ids(corpus, text='"ny i stan"')) == ["s:1", "s:3", "s:4"]
+    assert ids(corpus, text="massage -thai") == ["s:3"]
+    assert sorted(ids(corpus, text="thai OR young")) == ["s:2", "s:4"]
+    assert sorted(ids(corpus, text="-massage")) == ["s:1", "s:4"]
+    assert ids(corpus, text="mass*") != []
+    assert ids(corpus, text="gavle") == ["s:1"]  # diacritics folded
+
+
+@pytest.mark.parametrize("hostile", ["'; DROP TABLE ads; --", "AND", "NEAR(", 'a" OR "b', "ads_fts MATCH 'x'",
+                                     "title:x", "^x", "{x}", "_"])
+def test_hostile_input_is_searched_as_words(corpus: Store, hostile: str) -> None:
+    corpus.refresh()
+    result = corpus.search(SearchQuery(text=hostile))
+    # Searched as plain words: nothing in the corpus contains them, and the index is intact.
+    assert result.total == 0 and result.hits == []
+    assert corpus.summary()["ads"] == 4
+
+
+@pytest.mark.parametrize("empty", ['"', "(", ")", "*", "-", "OR", "\\", "%", "  ", '""'])
+def test_input_without_words_matches_everything(corpus: Store, empty: str) -> None:
+    corpus.refresh()
+    assert corpus.search(SearchQuery(text=empty)).total == 4
+
+
+def test_hostile_words_still_find_what_they_say(corpus: Store) -> None:
+    assert sorted(ids(corpus, text='"ny i stan" OR (thai')) == ["s:1", "s:2", "s:3", "s:4"]
+    assert sorted(ids(corpus, text='"ny i stan" (thai')) == []
+    assert ids(corpus, text="sms'; DROP TABLE ads; --") == []  # all words must match
+    assert ids(corpus, text='sms" OR "x') == ["s:4"]  # stray quotes do not break OR
+
+
+def test_filters_phone_town_source_dates(corpus: Store) -> None:
+    assert ids(corpus, phone="+46701740605") == ["s:1"]
+    assert sorted(ids(corpus, towns=["Sandviken"])) == ["s:2", "s:3"]
+    assert ids(corpus, sources=["t"]) == ["s:2"]
+    since = datetime(2026, 11, 15, tzinfo=UTC)
+    assert sorted(ids(corpus, since=since)) == ["s:3", "s:4"]  # s:4 has no posted date: first seen counts
+    assert ids(corpus, since=since, until=datetime(2026, 11, 21, tzinfo=UTC)) == ["s:3"]
+    assert ids(corpus, text="massage", towns=["Gävle"]) == ["s:3"]
+
+
+def test_filters_near_categories_min_score(corpus: Store) -> None:
+    gavle = TOWNS["Gävle"]
+    assert ids(corpus, near=Near(gavle[0], gavle[1], 5)) == ["s:1"]
+    assert sorted(ids(corpus, near=Near(gavle[0], gavle[1], 30))) == ["s:1", "s:2"]  # Sandviken is ~23 km away
+    assert sorted(ids(corpus, near=Near(gavle[0], gavle[1], 1000))) == ["s:1", "s:2", "s:3"]  # s:4 has no place
+    assert sorted(ids(corpus, categories=["movement"])) == ["s:1", "s:3"]
+    assert sorted(ids(corpus, categories=["youth", "nationality"])) == ["s:1", "s:2"]
+    assert sorted(ids(corpus, min_score=1.0)) == ["s:1", "s:3"]
+    assert ids(corpus, min_score=1.0, categories=["movement"], text="massage") == ["s:3"]
+    assert ids(corpus, sort="score") == ["s:1", "s:3", "s:2", "s:4"]
+
+
+def test_a_store_can_be_reopened_and_keeps_everything(store_factory: Factory) -> None:
+    first = store_factory()
+    first.write_ads([ad(1, phones=["+46701740605"])])
+    first.close()
+    again = store_factory()
+    again.refresh()
+    assert again.get_ad("s:1") is not None and again.summary()["ads"] == 1
+
+
+def test_sorting_paging_and_facets(corpus: Store) -> None:
+    assert ids(corpus) == ["s:4", "s:3", "s:2", "s:1"]  # newest first without text
+    # Relevance: a hit in the title outweighs one in the text.
+    assert ids(corpus, text="stan")[0] == "s:1"
+    assert ids(corpus, text="ny", sort="newest") == ["s:4", "s:3", "s:1"]
+    corpus.refresh()
+    page = corpus.search(SearchQuery(limit=2, offset=2))
+    assert page.total == 4 and [h["id"] for h in page.hits] == ["s:2", "s:1"]
+    facets = corpus.search(SearchQuery(text="massage")).facets
+    assert facets["town"] == {"Gävle": 1, "Sandviken": 2}
+    assert facets["source"] == {"s": 1, "t": 1}
+
+
+def test_crawl_runs(store: Store) -> None:
+    run = store.start_run("s", "2026-11-28T10:00:00Z")
+    store.finish_run(run, finished_at="2026-11-28T10:05:00Z", status="ok", pages=3, new_ads=2, stats={"a": 1})
+    (row,) = store.runs("s")
+    assert row["status"] == "ok" and row["new_ads"] == 2 and row["stats"] == {"a": 1}
+    with pytest.raises(ValueError):
+        store.finish_run(run, colour="red")
+
+
+def test_summary(corpus: Store) -> None:
+    summary = corpus.summary()
+    assert summary["ads"] == 4 and summary["phones"] == 1 and summary["towns"] == 2
+    assert summary["top_towns"] == {"Gävle": 2, "Sandviken": 2}
+    assert summary["sources"] == {"s": 3, "t": 1}
+    assert summary["top_phones"] == [{"e164": "+46701740605", "ads": 1, "towns": ["Gävle"]}]
