@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test check lint types bench clean
+.PHONY: setup demo test check lint types bench clean es-start es-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,16 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/adwatch demo --no-serve
 
+# A real Elasticsearch node around the suite (started if none is reachable, stopped after
+# if this run started it); without Java and Maven its tests are skipped, loudly.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m tests.es_node run -- $(BIN)/python -m pytest
+
+es-start: setup
+	$(BIN)/python -m tests.es_node start
+
+es-stop: setup
+	$(BIN)/python -m tests.es_node stop
 
 lint: setup
 	$(BIN)/ruff check .

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from adwatch.index_cmd import index_app
 from adwatch.output import ads_table, counts_table, err, fail, out, print_json, runs_table
-from adwatch.settings import load_settings
+from adwatch.settings import load_settings, override_for_this_run
 
 if TYPE_CHECKING:
     from index.store import Store
@@ -19,8 +20,18 @@ app = typer.Typer(help="Watch online ads for signs of exploitation and trafficki
                   pretty_exceptions_enable=False, add_completion=False)
 sources_app = typer.Typer(help="Declarative source files (config/sources/*.yaml).", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
+app.add_typer(index_app, name="index")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]
+StoreOpt = Annotated[str | None, typer.Option(
+    "--store", help="sqlite, es, sqlite:///PATH or elasticsearch+http://HOST:PORT (default: ADWATCH_STORE).")]
+
+
+@app.callback()
+def options(store: StoreOpt = None) -> None:
+    """Watch online ads for signs of exploitation and trafficking."""
+    if store:
+        override_for_this_run("ADWATCH_STORE", store)
 
 
 def _open_store(readonly: bool = True) -> Store:
@@ -92,9 +103,12 @@ def crawl(
     refresh: Annotated[bool, typer.Option(help="Fetch ads again even if indexed.")] = False,
     log_level: Annotated[str, typer.Option(help="Scrapy log level on stderr.")] = "WARNING",
     overrides: Annotated[list[str] | None, typer.Option("--set", "-s", help="NAME=VALUE: override a setting.")] = None,
+    store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Crawl sources into the index."""
+    if store:
+        override_for_this_run("ADWATCH_STORE", store)
     from adwatch.crawling import run_crawls
     from config.source_schema import load_sources
 
@@ -128,6 +142,10 @@ def search(
     since: Annotated[str | None, typer.Option(help="7d, 24h, 2w or a date.")] = None,
     until: Annotated[str | None, typer.Option(help="A date.")] = None,
     source: Annotated[list[str] | None, typer.Option(help="Source (repeatable).")] = None,
+    near: Annotated[str | None, typer.Option(help="LAT,LON or a town: ads whose town lies within --km.")] = None,
+    km: Annotated[float, typer.Option(min=0.1, help="Radius for --near, in km.")] = 25.0,
+    category: Annotated[list[str] | None, typer.Option(help="Indicator category (repeatable: any of them).")] = None,
+    min_score: Annotated[float | None, typer.Option(help="Indicator score at least this.")] = None,
     sort: Annotated[str | None, typer.Option(help="relevance, newest or score (indicator score).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
     offset: Annotated[int, typer.Option(min=0)] = 0,
@@ -138,8 +156,8 @@ def search(
 
     try:
         q = build_query(query, phone=phone, towns=town or [], since=since, until=until, sources=source or [],
-                        sort=sort, limit=limit, offset=offset,
-                        region=load_settings().get("ADWATCH_DEFAULT_REGION"))
+                        sort=sort, limit=limit, offset=offset, near=near, km=km, categories=category or [],
+                        min_score=min_score, region=load_settings().get("ADWATCH_DEFAULT_REGION"))
     except ValueError as exc:
         fail(str(exc))
         raise typer.Exit(2) from None
@@ -306,8 +324,17 @@ def demo(serve: Annotated[bool, typer.Option(help="Keep serving the demo site wh
 
 
 def main() -> None:
+    from index.open import StoreConfigError
+    from index.store import StoreUnavailable
+
     try:
         app()
+    except StoreUnavailable as exc:
+        fail(f"store unavailable: {exc}")
+        sys.exit(3)
+    except StoreConfigError as exc:
+        fail(str(exc))
+        sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

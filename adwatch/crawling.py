@@ -8,6 +8,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from index import open_store
+from index.store import StoreUnavailable
 from index.timeutil import now_iso
 
 
@@ -26,12 +27,22 @@ def run_crawls(settings: Settings, names: list[str], base_url: str | None = None
         crawlers.append(crawler)
         process.crawl(crawler, base_url=base_url, refresh=refresh)
     process.start()
+    try:
+        return _run_rows(settings, names, crawlers)
+    except StoreUnavailable as exc:
+        # The ads are in the spool; report what the crawlers saw instead of what the store holds.
+        return [_row_from_stats(name, crawler, str(exc)) for name, crawler in zip(names, crawlers, strict=True)]
+
+
+def _run_rows(settings: Settings, names: list[str], crawlers: list[Any]) -> list[dict[str, Any]]:
     store = open_store(settings)
     try:
         runs = []
         for name, crawler in zip(names, crawlers, strict=True):
             run_id = crawler.stats.get_value("adwatch/run_id") if crawler.stats else None
             row = next((r for r in store.runs(name, limit=20) if r["id"] == run_id), None)
+            if row is None and crawler.stats and crawler.stats.get_value("response_received_count"):
+                row = _row_from_stats(name, crawler, "the crawl run could not be recorded (store unavailable)")
             if row is None:
                 started = now_iso()
                 run_id = store.start_run(name, started)
@@ -42,3 +53,14 @@ def run_crawls(settings: Settings, names: list[str], base_url: str | None = None
         return runs
     finally:
         store.close()
+
+
+def _row_from_stats(name: str, crawler: Any, reason: str) -> dict[str, Any]:
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    spooled = stats.get("adwatch/store/spooled_batches", 0)
+    return {"id": stats.get("adwatch/run_id"), "source": name, "started_at": None, "finished_at": now_iso(),
+            "status": "partial", "pages": stats.get("response_received_count", 0),
+            "new_ads": stats.get("adwatch/store/new", 0), "updated_ads": stats.get("adwatch/store/updated", 0),
+            "removed_ads": 0, "errors": stats.get("log_count/ERROR", 0),
+            "reason": f"{reason}; {spooled} batches spooled, written by the next crawl or 'adwatch index flush'",
+            "stats": {}}

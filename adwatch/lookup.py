@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.query import SearchQuery
+from index.query import Near, SearchQuery
 from index.timeutil import parse_since
 
 
@@ -13,9 +13,31 @@ def canonical_town(name: str, country: str = "SE") -> str:
     return town.name if town else name.strip()
 
 
+def parse_near(value: str, km: float) -> Near:
+    """"LAT,LON" or a town name → a point with a radius."""
+    parts = value.split(",")
+    if len(parts) == 2:
+        try:
+            lat, lon = float(parts[0]), float(parts[1])
+        except ValueError:
+            pass
+        else:
+            if -90 <= lat <= 90 and -180 <= lon <= 180:
+                return Near(lat, lon, km)
+            raise ValueError(f"--near: {value!r} is not a latitude,longitude")
+    from geo.gazetteer import gazetteer
+
+    town = gazetteer("SE").resolve(value)
+    if town is None:
+        raise ValueError(f"--near: neither LAT,LON nor a known town: {value!r}")
+    return Near(town.lat, town.lon, km)
+
+
 def build_query(text: str = "", *, phone: str | None = None, towns: list[str] | None = None,
                 since: str | None = None, until: str | None = None, sources: list[str] | None = None,
-                sort: str | None = None, limit: int = 20, offset: int = 0, region: str = "SE") -> SearchQuery:
+                sort: str | None = None, limit: int = 20, offset: int = 0, region: str = "SE",
+                near: str | None = None, km: float = 25.0, categories: list[str] | None = None,
+                min_score: float | None = None) -> SearchQuery:
     from nlp.phones import normalize_phone
 
     e164 = None
@@ -25,8 +47,16 @@ def build_query(text: str = "", *, phone: str | None = None, towns: list[str] | 
             raise ValueError(f"--phone: not a valid phone number: {phone!r}")
     if sort not in (None, "relevance", "newest", "score"):
         raise ValueError(f"--sort: must be 'relevance', 'newest' or 'score', not {sort!r}")
+    from nlp.indicators import CATEGORIES
+
+    unknown = sorted(set(categories or []) - set(CATEGORIES))
+    if unknown:
+        raise ValueError(f"--category: unknown {', '.join(unknown)} (one of {', '.join(CATEGORIES)})")
     return SearchQuery(
         text=text,
+        near=parse_near(near, km) if near else None,
+        categories=list(categories or []),
+        min_score=min_score,
         phone=e164,
         towns=[canonical_town(t) for t in towns or []],
         since=parse_since(since) if since else None,

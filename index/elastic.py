@@ -13,9 +13,9 @@
 
 from __future__ import annotations
 
-
+import logging
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
@@ -26,7 +26,6 @@ from index.es_schema import KINDS, Layout, search_words, template
 from index.query import SearchQuery, SearchResult
 from index.store import AdState, StoreUnavailable, WriteOutcome
 
-
 _DERIVED = ("title_words", "body_words", "town_names", "counties", "categories", "geo", "seen_date")
 _AD_FIELDS = (
     "id source url site_id title text posted_at first_seen_at last_seen_at removed_at location poster age price "
@@ -35,6 +34,9 @@ _AD_FIELDS = (
 ).split()
 _DEFAULTS: dict[str, Any] = {"title": "", "text": "", "indicator_score": 0.0, "version": 1, "images": [],
                              "phones": [], "phone_details": [], "contacts": [], "towns": [], "indicators": []}
+# The transport logs each failed attempt with a traceback; the store reports an unreachable
+# node once, as StoreUnavailable, and the store stage logs one line for it.
+logging.getLogger("elastic_transport").setLevel(logging.ERROR)
 _CONFLICT_RETRIES = 20
 _MAX_RESULTS = 10_000  # one page of phone_ads / runs; Elasticsearch's default result window
 
@@ -110,6 +112,35 @@ class ElasticStore:
         for kind in KINDS:
             self.es.indices.delete(index=f"{self._alias(kind)}-v*", ignore_unavailable=True, allow_no_indices=True)
             self.es.options(ignore_status=404).indices.delete_index_template(name=self.layout.template(kind))
+
+    def reindex(self, kinds: Iterable[str] = KINDS) -> dict[str, tuple[str, str, int]]:
+        """Copy each index into a new version made from the current template (settings,
+        analyzer, shards), then swap the alias: scroll + bulk, since a minimal node has no
+        reindex module. Returns kind → (old index, new index, documents copied)."""
+        self._ensure_indices()
+        done = {}
+        for kind in kinds:
+            alias = self._alias(kind)
+            (old,) = sorted(self.es.indices.get_alias(name=alias).body)
+            number = int(old.rsplit("-v", 1)[1]) + 1
+            new = self.layout.index(kind, number)
+            self.es.indices.create(index=new)
+            self.es.cluster.health(index=new, wait_for_status="yellow", timeout="30s")
+            self.es.indices.refresh(index=old)
+            copied = 0
+            for ok, _ in helpers.streaming_bulk(
+                self.es, ({"_op_type": "index", "_index": new, "_id": hit["_id"], "_source": hit["_source"]}
+                          for hit in helpers.scan(self.es, index=old, size=1000)),
+                chunk_size=self.bulk_chunk, max_retries=5, initial_backoff=0.5,
+            ):
+                copied += ok
+            self.es.indices.update_aliases(actions=[
+                {"remove": {"index": old, "alias": alias}},
+                {"add": {"index": new, "alias": alias, "is_write_index": True}},
+            ])
+            self.es.indices.delete(index=old)
+            done[kind] = (old, new, copied)
+        return done
 
     def refresh(self) -> None:
         self.es.indices.refresh(index=",".join(self._alias(k) for k in KINDS))
@@ -488,7 +519,7 @@ class _Guard:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         if exc is None or isinstance(exc, StoreUnavailable):
             return False
         if isinstance(exc, TransportConnectionError | ConnectionTimeout):

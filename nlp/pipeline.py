@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import cache
 
@@ -40,6 +41,9 @@ class AdTokenizer:
 
 @cache
 def pipeline() -> Language:
+    # spaCy's logger has a handler of its own: without a level it prints setup chatter
+    # ("Created vocabulary") into crawl logs at DEBUG.
+    logging.getLogger("spacy").setLevel(logging.WARNING)
     # "xx" vocabulary (ads mix Swedish, English, Polish, Romanian, Russian), own tokenizer.
     nlp = spacy.blank("xx")
     nlp.tokenizer = AdTokenizer(nlp.vocab)

@@ -10,7 +10,7 @@ bad ad never blocks the others. Nothing is lost and the crawl goes on.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
@@ -25,8 +25,29 @@ from spiders.items import AdSighting
 logger = logging.getLogger(__name__)
 
 
+class Counter(Protocol):
+    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None: ...
+
+
+class Counts:
+    """``inc_value`` of a StatsCollector, for writes outside a crawl (``adwatch index flush``)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+
+    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None:
+        self.values[key] = self.values.get(key, start) + count
+
+
+def flush_spool(store: Store, spool: Spool) -> tuple[bool, dict[str, int]]:
+    """Replay the spool into the store now: (all replayed, counts)."""
+    counts = Counts()
+    replayed = StorePipeline(store, counts, spool)._replay()
+    return replayed and not spool.pending(), counts.values
+
+
 class StorePipeline:
-    def __init__(self, store: Store, stats: StatsCollector, spool: Spool, batch_size: int = 50) -> None:
+    def __init__(self, store: Store, stats: StatsCollector | Counter, spool: Spool, batch_size: int = 50) -> None:
         self.store = store
         self.stats = stats
         self.spool = spool

@@ -52,7 +52,8 @@ def es_url() -> str:
     url = os.environ.get("ADWATCH_TEST_ES_URL")
     if url and healthy(url, timeout=10):
         return url
-    reason = f"no Elasticsearch node ({'ADWATCH_TEST_ES_URL=' + url + ' unreachable' if url else 'ADWATCH_TEST_ES_URL unset'})"
+    why = f"ADWATCH_TEST_ES_URL={url} unreachable" if url else "ADWATCH_TEST_ES_URL unset"
+    reason = f"no Elasticsearch node ({why})"
     if _ci():
         pytest.fail(f"{reason}: CI needs a real node")
     pytest.skip(reason)
@@ -107,8 +108,8 @@ def loopback_site(route: Route) -> Iterator[str]:
 
 def run_adwatch(*args: str, home: Path, env: dict[str, str] | None = None, check: bool = False,
                 timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "ADWATCH_HOME": str(home), "PYTHONWARNINGS": "error", **(env or {})}
-    full_env.pop("ADWATCH_STORE", None)
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("ADWATCH_") or k.startswith("ADWATCH_TEST")}
+    full_env = {**inherited, "ADWATCH_HOME": str(home), "PYTHONWARNINGS": "error", **(env or {})}
     result = subprocess.run([*ADWATCH, *args], capture_output=True, text=True, env=full_env, cwd=ROOT,
                             timeout=timeout)
     if check and result.returncode != 0:

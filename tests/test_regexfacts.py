@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from nlp.indicators import load_lexicons
+from nlp.indicators import Blocker, Entry, load_lexicons
 from nlp.regexfacts import required_factors
 
 
@@ -36,7 +36,8 @@ def test_weak_factors_on_request() -> None:
 def test_every_factor_of_every_lexicon_pattern_holds_in_its_positive_examples() -> None:
     entries, blockers, _ = load_lexicons()
     checked = 0
-    for item in [*entries, *blockers]:
+    items: list[Entry | Blocker] = [*entries, *blockers]
+    for item in items:
         compiled = re.compile(item.pattern, re.IGNORECASE)
         for example in item.positive:
             for match in compiled.finditer(example):
