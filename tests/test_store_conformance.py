@@ -280,3 +280,21 @@ def test_summary(corpus: Store) -> None:
     assert summary["top_towns"] == {"Gävle": 2, "Sandviken": 2}
     assert summary["sources"] == {"s": 3, "t": 1}
     assert summary["top_phones"] == [{"e164": "+46701740605", "ads": 1, "towns": ["Gävle"]}]
+
+
+def test_a_record_the_store_refuses_is_set_aside_and_the_rest_written(store: Store, tmp_path: Path) -> None:
+    from index.spool import Spool
+    from pipelines.store import Counts, StorePipeline
+
+    counts = Counts()
+    spool = Spool(tmp_path / "spool")
+    pipeline = StorePipeline(store, counts, spool, batch_size=100)
+    for record in (ad(1), ad(2, towns="Gävle"), ad(3)):  # towns must be a list of objects
+        pipeline.ads.append(record)
+    pipeline.flush()
+    store.refresh()
+    assert store.get_ad("s:1") is not None and store.get_ad("s:3") is not None
+    assert store.get_ad("s:2") is None
+    (rejected,) = spool.rejected_folder.glob("*.json")
+    assert '"s:2"' in rejected.read_text() and counts.values["adwatch/store/rejected"] == 1
+    assert spool.pending() == []
