@@ -26,26 +26,41 @@ from nlp.indicators import CATEGORIES
 
 TARGETS = {"sqlite_ads_per_s": 5000, "es_ads_per_s": 3000, "p95_ms": 100}
 BATCH = 1000
-_WORDS = ("massage relax tjej ny stan hotell incall outcall diskret söt ung välkommen ring sms whatsapp trevlig "
-          "escort sensuell helg kväll natt besök centrum lägenhet dusch olja svensk student").split()
+_COMMON = ("massage relax tjej ny stan hotell incall outcall diskret söt ung välkommen ring sms whatsapp trevlig "
+           "escort sensuell helg kväll natt besök centrum lägenhet dusch olja svensk student").split()
+
+
+def _vocabulary(size: int = 4000, seed: int = 3) -> tuple[list[str], list[float]]:
+    """Ad-like words with Zipf frequencies: a few words in most ads, most words in few."""
+    rng = random.Random(seed)
+    syllables = "ka lo mi sa ne ti ra vo le na du pe si ma ko ja be ri fa tu".split()
+    made = {"".join(rng.choice(syllables) for _ in range(rng.randrange(2, 5))) for _ in range(size * 2)}
+    words = _COMMON + sorted(made - set(_COMMON))[: size - len(_COMMON)]
+    return words, [1 / (rank + 1) ** 1.1 for rank in range(len(words))]
+
+
+_WORDS, _WEIGHTS = _vocabulary()
 
 
 def synthetic_ads(count: int, seed: int = 1) -> list[dict[str, Any]]:
     """Ads as the pipeline would store them: text, fiction phones, gazetteer towns, indicators."""
     rng = random.Random(seed)
     towns = sorted(gazetteer("SE").towns, key=lambda t: -t.population)[:300]
-    phones = sorted(FICTION_NUMBERS)
+    # The fiction ranges hold 395 numbers; real data has far more, most in a few ads each.
+    # The rest are obviously fake (+999 is no country), Zipf-distributed like real reposting.
+    phones = sorted(FICTION_NUMBERS) + [f"+999{n:08d}" for n in range(20_000)]
+    phone_weights = [1 / (rank + 1) ** 0.8 for rank in range(len(phones))]
     start = datetime(2026, 6, 1, tzinfo=UTC)
     ads = []
     for n in range(count):
         town = towns[min(int(rng.expovariate(1 / 30)), len(towns) - 1)]
         seen = (start + timedelta(minutes=rng.randrange(180 * 24 * 60))).strftime("%Y-%m-%dT%H:%M:%SZ")
-        number = rng.choice(phones)
+        (number,) = rng.choices(phones, phone_weights)
         categories = rng.sample(CATEGORIES, rng.choice((0, 0, 1, 1, 2, 3)))
-        words = " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(20, 60)))
+        words = " ".join(rng.choices(_WORDS, _WEIGHTS, k=rng.randrange(20, 60)))
         ads.append({
             "id": f"bench:{n}", "source": rng.choice(("annonsguiden", "nightlist")), "url": f"http://x/{n}",
-            "title": f"{rng.choice(_WORDS).title()} i {town.name}", "text": f"{words}. Ring {number}.",
+            "title": f"{rng.choice(_COMMON).title()} i {town.name}", "text": f"{words}. Ring {number}.",
             "posted_at": seen, "first_seen_at": seen, "last_seen_at": seen, "content_hash": f"h{n}", "version": 1,
             "phones": [number], "phone_details": [{"e164": number, "raw": number, "start": 0, "end": 0,
                                                    "country": "SE", "line_type": "mobile", "obfuscated": False}],
@@ -71,7 +86,8 @@ def _queries(ads: list[dict[str, Any]], rounds: int, seed: int = 2) -> dict[str,
     rng = random.Random(seed)
     sample = [rng.choice(ads) for _ in range(rounds)]
     return {
-        "full_text": [SearchQuery(text=f"{rng.choice(_WORDS)} {rng.choice(_WORDS)}", facets=False)
+        # What analysts type: a word or two, drawn as often as the ads use them.
+        "full_text": [SearchQuery(text=" ".join(rng.choices(_WORDS, _WEIGHTS, k=rng.choice((1, 2)))), facets=False)
                       for _ in sample],
         "phone": [SearchQuery(phone=ad["phones"][0], facets=False) for ad in sample],
         "town_and_dates": [SearchQuery(towns=[ad["town"]], since=datetime(2026, 8, 1, tzinfo=UTC),

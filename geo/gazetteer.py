@@ -10,6 +10,7 @@ lookups fold case and diacritics ("gavle" → Gävle).
 from __future__ import annotations
 
 import csv
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
@@ -28,13 +29,28 @@ class Town:
     alternate_names: tuple[str, ...] = field(default=(), repr=False)
 
 
+_FOLDED: dict[str, str] = {}  # character → itself without accents, built as characters turn up
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _folded(match: re.Match[str]) -> str:
+    char = match.group()
+    folded = _FOLDED.get(char)
+    if folded is None:
+        decomposed = unicodedata.normalize("NFKD", char)
+        folded = _FOLDED[char] = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return folded
+
+
 def fold(name: str) -> str:
-    """Casefolded, accents stripped, spaces collapsed: "Gävle " → "gavle"."""
+    """Casefolded, accents stripped, spaces collapsed: "Gävle " → "gavle".
+
+    Only the non-ASCII characters are looked up (in a cache): whole ad texts are folded
+    for search, and decomposing every character cost more than the rest of indexing."""
     lowered = name.casefold()
-    if lowered.isascii():  # most words of most ads: no accents to strip
-        return " ".join(lowered.split())
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+    if not lowered.isascii():
+        lowered = _NON_ASCII.sub(_folded, lowered)
+    return " ".join(lowered.split())
 
 
 def _rows(path: Path, delimiter: str = ",") -> list[dict[str, str]]:

@@ -204,10 +204,11 @@ class ElasticStore:
             else:
                 doc["version"] = max(int(doc["version"] or 1), int(old.get("version") or 1))
         towns = [t for t in doc["towns"] or [] if t.get("name")]
+        title_words = search_words(doc["title"] or "")
         doc.update({
             "seen_date": ad.get("posted_at") or doc["first_seen_at"],
-            "title_words": search_words(doc["title"] or ""),
-            "body_words": [search_words(doc["title"] or ""), search_words(doc["text"] or "")],
+            "title_words": title_words,
+            "body_words": [title_words, search_words(doc["text"] or "")],
             "town_names": sorted({t["name"] for t in towns}),
             "counties": sorted({t["county"] for t in towns if t.get("county")}),
             "categories": sorted({h["category"] for h in doc["indicators"] or [] if h.get("category")}),
@@ -223,8 +224,6 @@ class ElasticStore:
                              ["content_hash", "version", "title", "text", "phones", "first_seen_at"])
         actions: list[dict[str, Any]] = []
         firsts: dict[str, tuple[str, str | None, str]] = {}  # e164 → (first seen, town, ad) in this batch
-        lasts: dict[str, str] = {}
-        touched: set[str] = set()
         new = updated = 0
         written: dict[str, dict[str, Any]] = {}
         for ad in ads:
@@ -234,7 +233,6 @@ class ElasticStore:
                 new += 1
             else:
                 updated += 1
-                touched.update(old.get("phones") or [])
                 if old.get("content_hash") != doc["content_hash"]:
                     actions.append({"_op_type": "create", "_index": self._alias("versions"),
                                     "_id": f"{ad['id']}:{old.get('version') or 1}",
@@ -250,23 +248,21 @@ class ElasticStore:
                 first = _min(doc["first_seen_at"] if old is None else seen, seen) or seen
                 if e164 not in firsts or first < firsts[e164][0]:
                     firsts[e164] = (first, doc.get("town"), ad["id"])
-                lasts[e164] = _max(lasts.get(e164), seen) or seen
-                touched.add(e164)
         failures = self._bulk(actions)
         if failures:
             raise DocumentError(f"{len(failures)} document(s) refused: {failures[:3]}")
-        self._sync_phones(firsts, lasts, touched)
+        self._sync_phones(firsts)
         return WriteOutcome(new, updated)
 
-    def _create_phones(self, firsts: dict[str, tuple[str, str | None, str]], lasts: dict[str, str]) -> set[str]:
+    def _create_phones(self, firsts: dict[str, tuple[str, str | None, str]]) -> tuple[set[str], dict[str, Any]]:
         """Create the entries of numbers never seen before; returns those this call created.
 
         ``op_type=create`` decides "first seen" atomically: of two writers, one creates the
         entry and the other gets a 409 and merges into it instead."""
+        known = self._sources("phones", list(firsts))  # most numbers are known: no 409 storm
         actions = [{"_op_type": "create", "_index": self._alias("phones"), "_id": e164,
-                    "_source": {"e164": e164, "first_seen_at": first, "first_town": town, "first_ad": ad_id,
-                                "last_seen_at": lasts[e164], "ads_count": 0, "towns": []}}
-                   for e164, (first, town, ad_id) in firsts.items()]
+                    "_source": {"e164": e164, "first_seen_at": first, "first_town": town, "first_ad": ad_id}}
+                   for e164, (first, town, ad_id) in firsts.items() if e164 not in known]
         created: set[str] = set()
         with self._available():
             for ok, result in helpers.streaming_bulk(self.es, actions, chunk_size=self.bulk_chunk, max_retries=5,
@@ -276,39 +272,46 @@ class ElasticStore:
                     created.add(info["_id"])
                 elif info.get("status") != 409:
                     raise StoreUnavailable(f"{self.url}: phone registry: {info.get('error')}")
-        return created
+        return created, known
 
-    def _phone_counts(self, phones: set[str]) -> dict[str, tuple[int, list[str]]]:
-        """Ads and towns per number, from the ads index itself."""
+    def _phone_counts(self, phones: list[str]) -> dict[str, tuple[int, list[str], str | None]]:
+        """Ads, towns and last sighting per number, from the ads index itself (always exact,
+        and nothing to keep in step on every write)."""
         if not phones:
             return {}
-        numbers = sorted(phones)
         with self._available():
             self.es.indices.refresh(index=self._alias("ads"))
             found = self.es.search(
-                index=self._alias("ads"), size=0, query={"terms": {"phones": numbers}},
-                aggs={"phones": {"terms": {"field": "phones", "include": numbers, "size": len(numbers)},
+                index=self._alias("ads"), size=0, query={"terms": {"phones": phones}},
+                aggs={"phones": {"terms": {"field": "phones", "include": phones, "size": len(phones)},
                                  "aggs": {"towns": {"terms": {"field": "town_names", "size": 1000,
-                                                              "order": {"_key": "asc"}}}}}},
+                                                              "order": {"_key": "asc"}}},
+                                          "last": {"max": {"field": "last_seen_at"}}}}},
             )
-        counts = {b["key"]: (b["doc_count"], [t["key"] for t in b["towns"]["buckets"]])
+        counts = {b["key"]: (b["doc_count"], [t["key"] for t in b["towns"]["buckets"]],
+                             b["last"].get("value_as_string"))
                   for b in found["aggregations"]["phones"]["buckets"]}
-        return {e164: counts.get(e164, (0, [])) for e164 in numbers}
+        return {e164: counts.get(e164, (0, [], None)) for e164 in phones}
 
-    def _sync_phones(self, firsts: dict[str, tuple[str, str | None, str]], lasts: dict[str, str],
-                     touched: set[str]) -> None:
-        created = self._create_phones(firsts, lasts)
-        counts = self._phone_counts(touched)
+    def _with_counts(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        counts = self._phone_counts([e["e164"] for e in entries])
+        out = []
+        for entry in entries:
+            count, towns, last = counts[entry["e164"]]
+            out.append({k: v for k, v in entry.items() if not k.startswith("_")}
+                       | {"ads_count": count, "towns": towns, "last_seen_at": _iso(last) or entry.get("first_seen_at")})
+        return out
 
-        def change(e164: str, entry: dict[str, Any]) -> dict[str, Any]:
-            updated = dict(entry)
-            if e164 in firsts and e164 not in created:
-                updated = _merged(updated, *firsts[e164], lasts[e164])
-            if e164 in counts:
-                updated["ads_count"], updated["towns"] = counts[e164]
-            return updated
-
-        self._update_phones(sorted(touched | set(firsts)), change)
+    def _sync_phones(self, firsts: dict[str, tuple[str, str | None, str]]) -> None:
+        """First sightings only: a new number gets its entry (atomically, by create); a known
+        one changes only when this batch saw it earlier than the entry says (a late replay)."""
+        created, known = self._create_phones(firsts)
+        # Known before this batch and seen earlier now, or created by another writer between
+        # our read and our create (its 409): merge, under optimistic concurrency.
+        earlier = [e164 for e164 in firsts if e164 not in created and (
+            e164 not in known or firsts[e164][0] < (known[e164].get("first_seen_at") or "~"))]
+        if earlier:
+            self._update_phones(earlier, lambda e164, entry: _merged(entry, *firsts[e164]))
 
     def _update_phones(self, numbers: list[str], change: Any) -> None:
         """Read-modify-write registry entries with optimistic concurrency (``if_seq_no``),
@@ -348,32 +351,19 @@ class ElasticStore:
             raise StoreUnavailable(f"{self.url}: phone registry kept changing under us: {pending[:5]}")
 
     def touch(self, sightings: Sequence[tuple[str, str]]) -> int:
+        """Move ``last_seen_at`` forward; a number's last sighting is read from its ads."""
         if not sightings:
             return 0
         self._ensure_indices()
         latest: dict[str, str] = {}
         for ad_id, seen_at in sightings:
             latest[ad_id] = _max(latest.get(ad_id), seen_at) or seen_at
-        ads = self._sources("ads", list(latest), ["last_seen_at", "phones"])
-        actions = []
-        phone_seen: dict[str, str] = {}
-        for ad_id, seen_at in latest.items():
-            ad = ads.get(ad_id)
-            if ad is None:
-                continue
-            for e164 in ad.get("phones") or []:
-                phone_seen[e164] = _max(phone_seen.get(e164), seen_at) or seen_at
-            if (ad.get("last_seen_at") or "") < seen_at:
-                actions.append({"_op_type": "update", "_index": self._alias("ads"), "_id": ad_id,
-                                "doc": {"last_seen_at": seen_at}})
+        ads = self._sources("ads", list(latest), ["last_seen_at"])
+        actions = [{"_op_type": "update", "_index": self._alias("ads"), "_id": ad_id, "doc": {"last_seen_at": seen}}
+                   for ad_id, seen in latest.items() if ad_id in ads and (ads[ad_id].get("last_seen_at") or "") < seen]
         failures = self._bulk(actions)
         if failures:
             raise DocumentError(f"{len(failures)} sighting(s) refused: {failures[:3]}")
-
-        def later(e164: str, entry: dict[str, Any]) -> dict[str, Any]:
-            return entry | {"last_seen_at": _max(entry.get("last_seen_at"), phone_seen[e164])}
-
-        self._update_phones(sorted(phone_seen), later)
         return sum(1 for ad_id, _ in sightings if ad_id in ads)
 
     # --- reads ------------------------------------------------------------------
@@ -423,7 +413,7 @@ class ElasticStore:
                 found = self.es.get(index=self._alias("phones"), id=e164)
         except NotFoundError:
             return None
-        return dict(found["_source"])
+        return self._with_counts([found["_source"]])[0]
 
     def phone_ads(self, e164: str) -> list[dict[str, Any]]:
         with self._available():
@@ -473,41 +463,45 @@ class ElasticStore:
         return [hit["_source"] | {"stats": hit["_source"].get("stats") or {}} for hit in found["hits"]["hits"]]
 
     def summary(self, top: int = 10) -> dict[str, Any]:
+        order = [{"_count": "desc"}, {"_key": "asc"}]
         with self._available():
             self.es.indices.refresh(index=f"{self._alias('ads')},{self._alias('phones')}")
+            phones = self.es.count(index=self._alias("phones"))["count"]
             ads = self.es.search(
                 index=self._alias("ads"), size=0, track_total_hits=True,
                 aggs={"towns": {"cardinality": {"field": "town_names", "precision_threshold": 40000}},
-                      "top_towns": {"terms": {"field": "town_names", "size": top,
-                                              "order": [{"_count": "desc"}, {"_key": "asc"}]}},
-                      "sources": {"terms": {"field": "source", "size": 1000,
-                                            "order": [{"_count": "desc"}, {"_key": "asc"}]}}})
-            phones = self.es.count(index=self._alias("phones"))["count"]
-            registry = self.es.search(index=self._alias("phones"), size=_MAX_RESULTS,
-                                      source_includes=["e164", "ads_count", "towns"])
-        entries = [hit["_source"] for hit in registry["hits"]["hits"]]
-        ranked = sorted(entries, key=lambda e: (-len(e.get("towns") or []), -int(e.get("ads_count") or 0),
-                                                e["e164"]))
+                      "top_towns": {"terms": {"field": "town_names", "size": top, "order": order}},
+                      "sources": {"terms": {"field": "source", "size": 1000, "order": order}},
+                      "phones": {"terms": {"field": "phones", "size": max(1, min(phones, 65_000))},
+                                 "aggs": {"towns": {"terms": {"field": "town_names", "size": 1000,
+                                                              "order": {"_key": "asc"}}}}}})
         aggs = ads["aggregations"]
+        per_phone = [{"e164": b["key"], "ads": b["doc_count"], "towns": [t["key"] for t in b["towns"]["buckets"]]}
+                     for b in aggs["phones"]["buckets"]]
+        per_phone.sort(key=lambda p: (-len(p["towns"]), -p["ads"], p["e164"]))
         return {
             "ads": ads["hits"]["total"]["value"],
             "phones": phones,
             "towns": aggs["towns"]["value"],
             "sources": {b["key"]: b["doc_count"] for b in aggs["sources"]["buckets"]},
             "top_towns": {b["key"]: b["doc_count"] for b in aggs["top_towns"]["buckets"]},
-            "multi_town_phones": sum(1 for e in entries if len(e.get("towns") or []) > 1),
-            "top_phones": [{"e164": e["e164"], "ads": e.get("ads_count") or 0, "towns": e.get("towns") or []}
-                           for e in ranked[:top]],
+            "multi_town_phones": sum(1 for p in per_phone if len(p["towns"]) > 1),
+            "top_phones": per_phone[:top],
         }
 
-
-def _merged(entry: dict[str, Any], first: str, town: str | None, ad_id: str, last: str) -> dict[str, Any]:
-    """A registry entry after one more sighting: earliest first, latest last."""
+def _merged(entry: dict[str, Any], first: str, town: str | None, ad_id: str) -> dict[str, Any]:
+    """A registry entry after an earlier sighting turned up."""
     updated = dict(entry)
     if first < (entry.get("first_seen_at") or first + "~"):
         updated.update({"first_seen_at": first, "first_town": town, "first_ad": ad_id})
-    updated["last_seen_at"] = _max(entry.get("last_seen_at"), last)
     return updated
+
+
+def _iso(value: str | None) -> str | None:
+    """Elasticsearch's "2026-11-01T10:00:00.000Z" → adwatch's "2026-11-01T10:00:00Z"."""
+    if value and value.endswith(".000Z"):
+        return value[:-5] + "Z"
+    return value
 
 
 class _Guard:

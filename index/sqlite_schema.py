@@ -114,4 +114,22 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
 ]
 
+MIGRATIONS.append((
+    2,
+    """
+    -- Indicator categories as rows, like towns: "--category" is an index lookup, not a JSON scan.
+    CREATE TABLE ad_categories (
+        ad_id TEXT NOT NULL,
+        category TEXT NOT NULL,
+        PRIMARY KEY (category, ad_id)
+    );
+    CREATE INDEX ad_categories_ad ON ad_categories(ad_id);
+    INSERT OR IGNORE INTO ad_categories
+        SELECT a.id, json_extract(i.value, '$.category') FROM ads a, json_each(a.indicators) i
+        WHERE json_extract(i.value, '$.category') IS NOT NULL;
+    -- "--near": a latitude band first.
+    CREATE INDEX ads_lat ON ads(lat);
+    """,
+))
+
 LATEST = MIGRATIONS[-1][0]
