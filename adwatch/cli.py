@@ -12,6 +12,7 @@ import typer
 from adwatch.index_cmd import index_app
 from adwatch.output import ads_table, counts_table, err, fail, out, print_json, runs_table
 from adwatch.settings import load_settings, override_for_this_run
+from adwatch.trends_cmd import trends
 
 if TYPE_CHECKING:
     from index.store import Store
@@ -21,6 +22,7 @@ app = typer.Typer(help="Watch online ads for signs of exploitation and trafficki
 sources_app = typer.Typer(help="Declarative source files (config/sources/*.yaml).", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 app.add_typer(index_app, name="index")
+app.command("trends")(trends)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]
 StoreOpt = Annotated[str | None, typer.Option(

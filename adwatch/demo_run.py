@@ -48,6 +48,21 @@ def _examples(store: Store) -> None:
                             f"{', '.join(phone['towns'])}"))
 
 
+def _trends(store: Store, settings: object) -> None:
+    """Ads per week by town over the demo's weeks, as a table and a chart."""
+    from pathlib import Path
+
+    from adwatch.trends_cmd import build_trend_query, plot, table
+    from index.trends import shape
+
+    query = build_trend_query("ads", "town", "week", "60d", None, [])
+    trend = shape(query, store.trend_counts(query), top=10)
+    out.print(table(trend))
+    chart = Path(str(settings.get("ADWATCH_HOME") or "data")) / "trends-ads-by-town.png"  # type: ignore[attr-defined]
+    out.print(f"adwatch trends --by town --interval week --since 60d --plot {chart} → chart written")
+    plot(trend, chart)
+
+
 def run_demo(port: int = 0, seed: int = 7, serve: bool = True) -> int:
     from adwatch.crawling import run_crawls
     from adwatch.demo.server import DemoSite
@@ -72,6 +87,7 @@ def run_demo(port: int = 0, seed: int = 7, serve: bool = True) -> int:
     try:
         print_summary(store.summary())
         _examples(store)
+        _trends(store, settings)
     finally:
         store.close()
     failed = [run for run in runs if run["status"] != "ok"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import crawl_bench, nlp_bench
+from bench import crawl_bench, index_bench, nlp_bench
 
 
 def main(argv: list[str]) -> int:
@@ -13,6 +13,8 @@ def main(argv: list[str]) -> int:
     print(nlp_bench.report(results["nlp"]), file=sys.stderr)
     results["crawl"] = crawl_bench.run()
     print(crawl_bench.report(results["crawl"]), file=sys.stderr)
+    results["index"] = index_bench.run()
+    print(index_bench.report(results["index"]), file=sys.stderr)
     if "--json" in argv:
         print(json.dumps(results))
     return 0

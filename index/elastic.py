@@ -25,6 +25,8 @@ from index.es_query import facet_aggs, sort_clause, to_dsl
 from index.es_schema import KINDS, Layout, search_words, template
 from index.query import SearchQuery, SearchResult
 from index.store import AdState, StoreUnavailable, WriteOutcome
+from index.timeutil import iso
+from index.trends import Counts, TrendQuery
 
 _DERIVED = ("title_words", "body_words", "town_names", "counties", "categories", "geo", "seen_date")
 _AD_FIELDS = (
@@ -39,6 +41,9 @@ _DEFAULTS: dict[str, Any] = {"title": "", "text": "", "indicator_score": 0.0, "v
 logging.getLogger("elastic_transport").setLevel(logging.ERROR)
 _CONFLICT_RETRIES = 20
 _MAX_RESULTS = 10_000  # one page of phone_ads / runs; Elasticsearch's default result window
+
+
+_First = tuple[str, str | None, str, str | None]  # first seen, town, ad id, county
 
 
 class DocumentError(ValueError):
@@ -223,7 +228,7 @@ class ElasticStore:
         olds = self._sources("ads", list(dict.fromkeys(ids)),
                              ["content_hash", "version", "title", "text", "phones", "first_seen_at"])
         actions: list[dict[str, Any]] = []
-        firsts: dict[str, tuple[str, str | None, str]] = {}  # e164 → (first seen, town, ad) in this batch
+        firsts: dict[str, _First] = {}  # e164 → its earliest sighting in this batch
         new = updated = 0
         written: dict[str, dict[str, Any]] = {}
         for ad in ads:
@@ -247,22 +252,23 @@ class ElasticStore:
                 # A number new to an existing ad was first seen now, not when the ad was.
                 first = _min(doc["first_seen_at"] if old is None else seen, seen) or seen
                 if e164 not in firsts or first < firsts[e164][0]:
-                    firsts[e164] = (first, doc.get("town"), ad["id"])
+                    firsts[e164] = (first, doc.get("town"), ad["id"], doc.get("county"))
         failures = self._bulk(actions)
         if failures:
             raise DocumentError(f"{len(failures)} document(s) refused: {failures[:3]}")
         self._sync_phones(firsts)
         return WriteOutcome(new, updated)
 
-    def _create_phones(self, firsts: dict[str, tuple[str, str | None, str]]) -> tuple[set[str], dict[str, Any]]:
+    def _create_phones(self, firsts: dict[str, _First]) -> tuple[set[str], dict[str, Any]]:
         """Create the entries of numbers never seen before; returns those this call created.
 
         ``op_type=create`` decides "first seen" atomically: of two writers, one creates the
         entry and the other gets a 409 and merges into it instead."""
         known = self._sources("phones", list(firsts))  # most numbers are known: no 409 storm
         actions = [{"_op_type": "create", "_index": self._alias("phones"), "_id": e164,
-                    "_source": {"e164": e164, "first_seen_at": first, "first_town": town, "first_ad": ad_id}}
-                   for e164, (first, town, ad_id) in firsts.items() if e164 not in known]
+                    "_source": {"e164": e164, "first_seen_at": first, "first_town": town, "first_ad": ad_id,
+                                "first_county": county}}
+                   for e164, (first, town, ad_id, county) in firsts.items() if e164 not in known]
         created: set[str] = set()
         with self._available():
             for ok, result in helpers.streaming_bulk(self.es, actions, chunk_size=self.bulk_chunk, max_retries=5,
@@ -302,7 +308,7 @@ class ElasticStore:
                        | {"ads_count": count, "towns": towns, "last_seen_at": _iso(last) or entry.get("first_seen_at")})
         return out
 
-    def _sync_phones(self, firsts: dict[str, tuple[str, str | None, str]]) -> None:
+    def _sync_phones(self, firsts: dict[str, _First]) -> None:
         """First sightings only: a new number gets its entry (atomically, by create); a known
         one changes only when this batch saw it earlier than the entry says (a late replay)."""
         created, known = self._create_phones(firsts)
@@ -407,6 +413,39 @@ class ElasticStore:
         return SearchResult(total=found["hits"]["total"]["value"],
                             hits=[self._ad(hit["_source"]) for hit in found["hits"]["hits"]], facets=facets)
 
+    def trend_counts(self, query: TrendQuery) -> Counts:
+        """Counts per (period, town or county): ``terms`` × ``date_histogram`` aggregations."""
+        if query.metric == "new_phones":
+            index, when = self._alias("phones"), "first_seen_at"
+            key = "first_town" if query.by == "town" else "first_county"
+        else:
+            index = self._alias("ads")
+            when = "first_seen_at" if query.metric == "new_ads" else "seen_date"
+            key = "town" if query.by == "town" else "county"
+        filters: list[dict[str, Any]] = [{"exists": {"field": key}}]
+        dates = {name: iso(value) for name, value in (("gte", query.since), ("lt", query.until)) if value}
+        if dates:
+            filters.append({"range": {when: dates}})
+        if query.keys:
+            filters.append({"terms": {key: list(query.keys)}})
+        if query.metric == "flagged":
+            filters.append({"range": {"indicator_score": {"gte": query.flag_threshold}}})
+        histogram: dict[str, Any] = {"date_histogram": {"field": when, "calendar_interval": query.interval,
+                                                        "format": "yyyy-MM-dd", "min_doc_count": 1}}
+        if query.metric == "phones":
+            histogram["aggs"] = {"phones": {"cardinality": {"field": "phones", "precision_threshold": 40000}}}
+        with self._available():
+            self.es.indices.refresh(index=index)
+            found = self.es.search(index=index, size=0, query={"bool": {"filter": filters}},
+                                   aggs={"keys": {"terms": {"field": key, "size": 10_000},
+                                                  "aggs": {"periods": histogram}}})
+        counts: Counts = {}
+        for bucket in found["aggregations"]["keys"]["buckets"]:
+            for period in bucket["periods"]["buckets"]:
+                value = period["phones"]["value"] if query.metric == "phones" else period["doc_count"]
+                counts[(period["key_as_string"], bucket["key"])] = int(value)
+        return counts
+
     def phone_record(self, e164: str) -> dict[str, Any] | None:
         try:
             with self._available():
@@ -489,11 +528,11 @@ class ElasticStore:
             "top_phones": per_phone[:top],
         }
 
-def _merged(entry: dict[str, Any], first: str, town: str | None, ad_id: str) -> dict[str, Any]:
+def _merged(entry: dict[str, Any], first: str, town: str | None, ad_id: str, county: str | None) -> dict[str, Any]:
     """A registry entry after an earlier sighting turned up."""
     updated = dict(entry)
     if first < (entry.get("first_seen_at") or first + "~"):
-        updated.update({"first_seen_at": first, "first_town": town, "first_ad": ad_id})
+        updated.update({"first_seen_at": first, "first_town": town, "first_ad": ad_id, "first_county": county})
     return updated
 
 

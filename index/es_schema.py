@@ -90,7 +90,8 @@ def mappings(kind: str, analyzer: str = "standard") -> dict[str, Any]:
             "content_hash": _KEYWORD, "version": _INT,
         }
     elif kind == "phones":
-        properties = {"e164": _KEYWORD, "first_seen_at": _DATE, "first_town": _KEYWORD, "first_ad": _KEYWORD,
+        properties = {"e164": _KEYWORD, "first_seen_at": _DATE, "first_town": _KEYWORD, "first_county": _KEYWORD,
+                      "first_ad": _KEYWORD,
                       "last_seen_at": _DATE, "ads_count": _INT, "towns": _KEYWORD}
     elif kind == "versions":
         stored = {"type": "text", "index": False}

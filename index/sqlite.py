@@ -20,6 +20,7 @@ from index.query import SearchQuery, SearchResult
 from index.sqlite_schema import LATEST, MIGRATIONS
 from index.store import AdState, StoreUnavailable, WriteOutcome
 from index.timeutil import iso
+from index.trends import Counts, TrendQuery
 
 _JSON_FIELDS = ("images", "phones", "phone_details", "contacts", "towns", "indicators", "evidence")
 _AD_COLUMNS = (
@@ -34,6 +35,15 @@ _DEFAULTS: dict[str, Any] = {"title": "", "text": "", "indicator_score": 0.0, "v
 _INSERT_AD = f"INSERT INTO ads ({', '.join(_AD_COLUMNS)}) VALUES ({', '.join(f':{c}' for c in _AD_COLUMNS)})"
 _UPSERT_AD = _INSERT_AD + " ON CONFLICT(id) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in _AD_COLUMNS if c != "id")
+
+
+# The first day of the period a timestamp falls in (UTC; weeks start on Monday).
+_PERIOD_SQL = {
+    "day": "substr({when}, 1, 10)",
+    "week": "date(substr({when}, 1, 10), '-' || ((CAST(strftime('%w', substr({when}, 1, 10)) AS INTEGER) + 6) % 7) "
+            "|| ' days')",
+    "month": "substr({when}, 1, 7) || '-01'",
+}
 
 
 class SchemaTooNew(RuntimeError):
@@ -197,14 +207,16 @@ class SqliteStore:
             first = ad.get("first_seen_at") if is_new else seen
             first = min(filter(None, [first, seen]))
             self.db.execute(
-                "INSERT INTO phones (e164, first_seen_at, first_town, first_ad, last_seen_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(e164) DO UPDATE SET "
+                "INSERT INTO phones (e164, first_seen_at, first_town, first_ad, last_seen_at, first_county) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(e164) DO UPDATE SET "
                 "last_seen_at = max(last_seen_at, excluded.last_seen_at), "
                 "first_town = CASE WHEN excluded.first_seen_at < first_seen_at THEN excluded.first_town "
                 "ELSE first_town END, "
+                "first_county = CASE WHEN excluded.first_seen_at < first_seen_at THEN excluded.first_county "
+                "ELSE first_county END, "
                 "first_ad = CASE WHEN excluded.first_seen_at < first_seen_at THEN excluded.first_ad ELSE first_ad END, "
                 "first_seen_at = min(first_seen_at, excluded.first_seen_at)",
-                (e164, first, ad.get("town"), ad_id, seen),
+                (e164, first, ad.get("town"), ad_id, seen, ad.get("county")),
             )
         return set(phones) | previous
 
@@ -338,6 +350,37 @@ class SqliteStore:
         finally:
             self.db.execute("DROP TABLE IF EXISTS temp.hits")
         return SearchResult(total=total, hits=[self._ad(found[rid]) for rid in page], facets=facets)
+
+    def trend_counts(self, query: TrendQuery) -> Counts:
+        """Counts per (period, town or county) for one metric: SQL GROUP BY."""
+        if query.metric == "new_phones":
+            table, when, key = "phones a", "a.first_seen_at", "a.first_town" if query.by == "town" else "a.first_county"
+        else:
+            table = "ads a"
+            when = "a.first_seen_at" if query.metric == "new_ads" else "a.seen_date"
+            key = "a.town" if query.by == "town" else "a.county"
+        where, params = [f"{key} IS NOT NULL"], []
+        if query.since:
+            where.append(f"{when} >= ?")
+            params.append(iso(query.since))
+        if query.until:
+            where.append(f"{when} < ?")
+            params.append(iso(query.until))
+        if query.keys:
+            where.append(f"{key} IN ({','.join('?' * len(query.keys))})")
+            params.extend(query.keys)
+        if query.metric == "flagged":
+            where.append("a.indicator_score >= ?")
+            params.append(query.flag_threshold)
+        counted = "count(*)"
+        if query.metric == "phones":
+            table += " JOIN ad_phones p ON p.ad_id = a.id"
+            counted = "count(DISTINCT p.e164)"
+        period = _PERIOD_SQL[query.interval].format(when=when)
+        rows = self.db.execute(
+            f"SELECT {period} AS period, {key} AS k, {counted} FROM {table} WHERE {' AND '.join(where)} "
+            "GROUP BY period, k", params)
+        return {(row[0], row[1]): row[2] for row in rows}
 
     def _facet(self, sql: str, params: list[Any]) -> dict[str, int]:
         return {row[0]: row[1] for row in self.db.execute(sql, params)}

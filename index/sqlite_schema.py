@@ -132,4 +132,14 @@ MIGRATIONS.append((
     """,
 ))
 
+MIGRATIONS.append((
+    3,
+    """
+    -- The county of the town a number was first seen in: trends of new numbers by county.
+    ALTER TABLE phones ADD COLUMN first_county TEXT;
+    UPDATE phones SET first_county = (SELECT county FROM ads WHERE ads.id = phones.first_ad);
+    CREATE INDEX phones_first_seen ON phones(first_seen_at);
+    """,
+))
+
 LATEST = MIGRATIONS[-1][0]

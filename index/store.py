@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from index.query import SearchQuery, SearchResult
+from index.trends import Counts, TrendQuery
 
 
 class StoreUnavailable(RuntimeError):
@@ -47,6 +48,10 @@ class Store(Protocol):
     def ad_versions(self, ad_id: str) -> list[dict[str, Any]]: ...
 
     def search(self, query: SearchQuery) -> SearchResult: ...
+
+    def trend_counts(self, query: TrendQuery) -> Counts:
+        """Counts per (period start, town or county) for one metric (``index/trends.py``)."""
+        ...
 
     def refresh(self) -> None:
         """Make every write visible to search now (Elasticsearch shows them within a second)."""

@@ -298,3 +298,64 @@ def test_a_record_the_store_refuses_is_set_aside_and_the_rest_written(store: Sto
     (rejected,) = spool.rejected_folder.glob("*.json")
     assert '"s:2"' in rejected.read_text() and counts.values["adwatch/store/rejected"] == 1
     assert spool.pending() == []
+
+
+@pytest.fixture
+def weeks(store: Store) -> Store:
+    """Ads over three weeks of November 2026 (Mondays: 2, 9, 16) in three towns."""
+    def put(n: int, day: int, name: str, county: str, phone: str, score: float = 0.0, first: int | None = None,
+            ) -> dict[str, Any]:
+        seen = f"2026-11-{first or day:02d}T09:00:00Z"
+        return ad(n, posted_at=f"2026-11-{day:02d}T12:00:00Z", first_seen_at=seen, last_seen_at=seen,
+                  town=name, county=county, towns=[town(name)], phones=[phone], indicator_score=score)
+
+    store.write_ads([
+        put(1, 2, "Gävle", "Gävleborgs län", "+46701740605", 2.5),
+        put(2, 3, "Gävle", "Gävleborgs län", "+46701740606"),
+        put(3, 10, "Gävle", "Gävleborgs län", "+46701740605"),
+        put(4, 11, "Sandviken", "Gävleborgs län", "+46701740605", 3.0),
+        put(5, 16, "Sandviken", "Gävleborgs län", "+46701740607"),
+        put(6, 17, "Sandviken", "Gävleborgs län", "+46701740607", first=18),
+        put(7, 18, "Malmö", "Skåne län", "+46701740608", 2.0),
+        ad(8, posted_at="2026-11-18T12:00:00Z", town=None),  # no town: in no town's series
+    ])
+    store.refresh()
+    return store
+
+
+@pytest.mark.parametrize(("metric", "by", "interval", "expected"), [
+    ("ads", "town", "week", {("2026-11-02", "Gävle"): 2, ("2026-11-09", "Gävle"): 1, ("2026-11-09", "Sandviken"): 1,
+                             ("2026-11-16", "Sandviken"): 2, ("2026-11-16", "Malmö"): 1}),
+    ("ads", "county", "month", {("2026-11-01", "Gävleborgs län"): 6, ("2026-11-01", "Skåne län"): 1}),
+    ("ads", "town", "day", {("2026-11-02", "Gävle"): 1, ("2026-11-03", "Gävle"): 1, ("2026-11-10", "Gävle"): 1,
+                            ("2026-11-11", "Sandviken"): 1, ("2026-11-16", "Sandviken"): 1,
+                            ("2026-11-17", "Sandviken"): 1, ("2026-11-18", "Malmö"): 1}),
+    ("new_ads", "town", "week", {("2026-11-02", "Gävle"): 2, ("2026-11-09", "Gävle"): 1,
+                                 ("2026-11-09", "Sandviken"): 1, ("2026-11-16", "Sandviken"): 2,
+                                 ("2026-11-16", "Malmö"): 1}),
+    ("phones", "county", "week", {("2026-11-02", "Gävleborgs län"): 2, ("2026-11-09", "Gävleborgs län"): 1,
+                                  ("2026-11-16", "Gävleborgs län"): 1, ("2026-11-16", "Skåne län"): 1}),
+    ("new_phones", "town", "week", {("2026-11-02", "Gävle"): 2, ("2026-11-16", "Sandviken"): 1,
+                                    ("2026-11-16", "Malmö"): 1}),
+    ("flagged", "town", "week", {("2026-11-02", "Gävle"): 1, ("2026-11-09", "Sandviken"): 1,
+                                 ("2026-11-16", "Malmö"): 1}),
+])
+def test_trend_counts(weeks: Store, metric: str, by: str, interval: str, expected: dict[tuple[str, str], int]) -> None:
+    from index.trends import TrendQuery
+
+    assert weeks.trend_counts(TrendQuery(metric=metric, by=by, interval=interval)) == expected  # type: ignore[arg-type]
+
+
+def test_trend_filters_and_shape(weeks: Store) -> None:
+    from index.trends import TrendQuery, shape
+
+    query = TrendQuery(metric="ads", interval="week", since=datetime(2026, 11, 9, tzinfo=UTC),
+                       until=datetime(2026, 11, 23, tzinfo=UTC), keys=("Gävle", "Sandviken"))
+    counts = weeks.trend_counts(query)
+    assert counts == {("2026-11-09", "Gävle"): 1, ("2026-11-09", "Sandviken"): 1, ("2026-11-16", "Sandviken"): 2}
+    trend = shape(query, counts)
+    assert trend.periods == ["2026-11-09", "2026-11-16"]
+    series = {s.key: s for s in trend.series}
+    assert series["Sandviken"].values == [1, 2] and series["Sandviken"].change == 1
+    assert series["Sandviken"].change_pct == 100.0 and series["Gävle"].values == [1, 0]
+    assert [s.key for s in trend.risers] == ["Sandviken"]
