@@ -76,10 +76,11 @@ def plot(trend: Trend, path: Path, top: int = 8) -> Path:
     matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     q = trend.query
     figure, axes = plt.subplots(figsize=(10, 5.5), dpi=120)
-    days = [date.fromisoformat(p) for p in trend.periods]
+    days: Any = [date.fromisoformat(p) for p in trend.periods]  # matplotlib's stubs want arrays; dates work
     for series in trend.series[:top]:
         axes.plot(days, series.values, marker="o", markersize=3, linewidth=1.6, label=series.key)
     span = f"{trend.periods[0]} – {trend.periods[-1]}" if trend.periods else "no data"
@@ -88,7 +89,7 @@ def plot(trend: Trend, path: Path, top: int = 8) -> Path:
     axes.set_xlabel(f"{q.interval} starting (UTC)")
     axes.set_ylabel(q.metric.replace("_", " "))
     axes.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 2.5 ads
     axes.grid(True, alpha=0.3)
     if trend.series:
         axes.legend(loc="upper left", fontsize="small", ncol=2)

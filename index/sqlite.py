@@ -359,7 +359,8 @@ class SqliteStore:
             table = "ads a"
             when = "a.first_seen_at" if query.metric == "new_ads" else "a.seen_date"
             key = "a.town" if query.by == "town" else "a.county"
-        where, params = [f"{key} IS NOT NULL"], []
+        where: list[str] = [f"{key} IS NOT NULL"]
+        params: list[Any] = []
         if query.since:
             where.append(f"{when} >= ?")
             params.append(iso(query.since))
