@@ -11,6 +11,7 @@ import typer
 
 from adwatch.index_cmd import index_app
 from adwatch.output import ads_table, counts_table, err, fail, out, print_json, runs_table
+from adwatch.schedule_cmd import schedule_app
 from adwatch.settings import load_settings, override_for_this_run
 from adwatch.trends_cmd import trends
 
@@ -23,6 +24,7 @@ sources_app = typer.Typer(help="Declarative source files (config/sources/*.yaml)
 app.add_typer(sources_app, name="sources")
 app.add_typer(index_app, name="index")
 app.command("trends")(trends)
+app.add_typer(schedule_app, name="schedule")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]
 StoreOpt = Annotated[str | None, typer.Option(
@@ -127,7 +129,18 @@ def crawl(
     if not names or unknown:
         fail(f"unknown source(s): {', '.join(unknown)}" if unknown else "name a source or use --all")
         raise typer.Exit(2)
-    runs = run_crawls(settings, names, base_url=base_url, refresh=refresh)
+    from contextlib import ExitStack
+
+    from adwatch.scheduler import SourceBusy, crawl_lock
+
+    with ExitStack() as locks:
+        try:
+            for name in names:  # one crawl per source at a time, scheduled or by hand
+                locks.enter_context(crawl_lock(settings.get("ADWATCH_HOME"), name))
+        except SourceBusy as exc:
+            fail(str(exc))
+            raise typer.Exit(1) from None
+        runs = run_crawls(settings, names, base_url=base_url, refresh=refresh)
     if as_json:
         print_json(runs)
     else:

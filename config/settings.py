@@ -36,6 +36,8 @@ ADWATCH_ES_REPLICAS = 0
 ADWATCH_ES_TIMEOUT = 10.0
 # Folder of declarative source files (one YAML per site).
 ADWATCH_SOURCES_DIR = os.environ.get("ADWATCH_SOURCES_DIR", str(_CONFIG_DIR / "sources"))
+# When each source is crawled by `adwatch schedule once|run` (see the file's header).
+ADWATCH_SCHEDULE = os.environ.get("ADWATCH_SCHEDULE", str(_CONFIG_DIR / "schedule.yaml"))
 # Default phone region when a source does not say (ISO 3166 alpha-2).
 ADWATCH_DEFAULT_REGION = "SE"
 

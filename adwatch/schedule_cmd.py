@@ -1,0 +1,134 @@
+"""``adwatch schedule …``: show, run due crawls once (cron/systemd), or run as a service."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from adwatch.output import err, fail, out, print_json, runs_table
+from adwatch.settings import load_settings
+
+schedule_app = typer.Typer(help="Scheduled crawls (config/schedule.yaml).", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]
+_POLL = 15.0  # seconds between looks at the schedule in `schedule run`
+
+
+def _load() -> tuple[Any, Any]:
+    from config.schedule_schema import load_schedule
+    from config.source_schema import load_sources
+
+    settings = load_settings()
+    sources, _ = load_sources(settings.get("ADWATCH_SOURCES_DIR"))
+    schedule, problems = load_schedule(settings.get("ADWATCH_SCHEDULE"), set(sources))
+    for problem in problems:
+        fail(f"skipped: {problem}")
+    return settings, schedule
+
+
+def _starts(settings: Any, names: list[str]) -> dict[str, datetime | None]:
+    from adwatch.scheduler import last_starts
+    from index.open import open_store
+
+    store = open_store(settings)
+    try:
+        return last_starts(store, names)
+    finally:
+        store.close()
+
+
+def _crawl(settings: Any, schedule: Any, name: str, stopper: Any = None) -> dict[str, Any]:
+    from adwatch.scheduler import run_crawl
+    from config.schedule_schema import duration
+    from index.open import open_store
+
+    def on_start(process: Any) -> None:
+        if stopper is not None:
+            stopper.running.append(process)
+
+    err.print(f"crawling {name} …")
+    return run_crawl(name, duration(schedule.sources[name].timeout), dict(os.environ),
+                     lambda: open_store(settings), on_start)
+
+
+@schedule_app.command("show")
+def show(as_json: JsonOpt = False) -> None:
+    """Each scheduled source: its rule, last start, next start."""
+    settings, schedule = _load()
+    starts = _starts(settings, list(schedule.sources))
+    rows = []
+    for name, rule in schedule.sources.items():
+        last = starts[name]
+        planned = rule.next_start(last, schedule.zone)
+        rows.append({"source": name, "rule": rule.cron or f"every {rule.every}", "window": rule.window,
+                     "last_start": last.isoformat() if last else None,
+                     "next_start": planned.isoformat() if planned else "now", "enabled": rule.enabled})
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        out.print(f"{row['source']:>16}  {row['rule']:<18} last {row['last_start'] or 'never'}  "
+                  f"next {row['next_start']}" + ("" if row["enabled"] else "  (disabled)"))
+
+
+@schedule_app.command("once")
+def once(as_json: JsonOpt = False) -> None:
+    """Run every due crawl once, one after another, and exit (for cron or a systemd timer)."""
+    from adwatch.scheduler import due_sources, is_locked
+
+    settings, schedule = _load()
+    due = due_sources(schedule, _starts(settings, list(schedule.sources)), datetime.now(UTC))
+    home = settings.get("ADWATCH_HOME")
+    runs = []
+    for name in due:
+        if is_locked(home, name):
+            err.print(f"{name}: a crawl is already running; skipped")
+            continue
+        runs.append(_crawl(settings, schedule, name))
+    if as_json:
+        print_json(runs)
+    elif runs:
+        out.print(runs_table(runs))
+    else:
+        err.print("nothing due")
+    if any(run["status"] != "ok" for run in runs):
+        raise typer.Exit(1)
+
+
+@schedule_app.command("run")
+def run() -> None:
+    """Run as a service: start crawls as they fall due until SIGTERM or Ctrl-C, which stop
+    the running crawls cleanly (recorded as interrupted)."""
+    from adwatch.scheduler import Stopper, due_sources, is_locked, sleep_until
+
+    settings, schedule = _load()
+    if not schedule.sources:
+        fail("no valid schedule entries: nothing to run")
+        raise typer.Exit(2)
+    stopper = Stopper()
+    stopper.install()
+    home = settings.get("ADWATCH_HOME")
+    workers: dict[str, threading.Thread] = {}
+    err.print(f"scheduler: {len(schedule.sources)} source(s); Ctrl-C or SIGTERM stops it")
+    while not stopper.stopping:
+        busy = {name for name, worker in workers.items() if worker.is_alive()}
+        for name in due_sources(schedule, _starts(settings, list(schedule.sources)), datetime.now(UTC)):
+            if name in busy or is_locked(home, name):
+                continue
+
+            def work(source: str = name) -> None:
+                row = _crawl(settings, schedule, source, stopper)
+                err.print(f"{source}: {row['status']} ({row.get('reason') or 'no errors'})")
+
+            workers[name] = threading.Thread(target=work, name=f"crawl-{name}", daemon=False)
+            workers[name].start()
+            busy.add(name)
+            time.sleep(1.0)  # the new run row lands before the next look at the schedule
+        sleep_until(time.monotonic() + _POLL, stopper)
+    err.print("scheduler: stopping; waiting for running crawls to record their runs …")
+    for worker in workers.values():
+        worker.join()

@@ -1,0 +1,163 @@
+"""``config/schedule.yaml``: when each source is crawled. Validated like the source files.
+
+    timezone: Europe/Stockholm        # of cron expressions and windows
+    sources:
+      annonsguiden:
+        cron: "15 */2 * * *"          # or: every: 2h
+        jitter: 10m                   # start up to this much later, so crawls do not line up
+        window: "06:00-23:30"         # only start inside this local time window
+        timeout: 1h                   # a crawl still running after this is stopped, recorded failed
+      nightlist:
+        every: 6h
+
+``load_schedule`` never raises: it returns the schedule of the good entries and one
+``SourceProblem`` (file, field, reason) per problem.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from config.source_schema import SourceProblem
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def duration(text: str) -> timedelta:
+    """"30s", "15m", "2h", "1d" → timedelta."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 2h or 1d")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSchedule(_Strict):
+    cron: str | None = None
+    every: str | None = None
+    jitter: str = "0s"
+    window: str | None = None
+    timeout: str = "2h"
+    enabled: bool = True
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression (minute hour day month weekday)")
+        return value
+
+    @field_validator("every", "jitter", "timeout")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            duration(value)
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        if value is not None:
+            match = _WINDOW.match(value)
+            if not match or int(match.group(1)) > 23 or int(match.group(3)) > 24 or int(match.group(2)) > 59 \
+                    or int(match.group(4)) > 59:
+                raise ValueError(f"{value!r} is not a window like 06:00-23:30")
+        return value
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> SourceSchedule:
+        if (self.cron is None) == (self.every is None):
+            raise ValueError("give exactly one of cron or every")
+        if self.every is not None and duration(self.every) < timedelta(minutes=1):
+            raise ValueError("every: at least 1m")
+        return self
+
+    def in_window(self, local: datetime) -> bool:
+        if self.window is None:
+            return True
+        match = _WINDOW.match(self.window)
+        assert match is not None
+        start = time(int(match.group(1)), int(match.group(2)))
+        end_hour, end_minute = int(match.group(3)), int(match.group(4))
+        now = local.time()
+        end = time(23, 59, 59) if end_hour == 24 else time(end_hour, end_minute)
+        return start <= now < end if start <= end else now >= start or now < end  # a window past midnight
+
+    def next_start(self, last: datetime | None, zone: ZoneInfo) -> datetime | None:
+        """When the run after ``last`` is due (None: never ran, so now)."""
+        if last is None:
+            return None
+        if self.every is not None:
+            return last + duration(self.every)
+        assert self.cron is not None
+        following: datetime = croniter(self.cron, last.astimezone(zone)).get_next(datetime)
+        return following
+
+
+class Schedule(_Strict):
+    timezone: str = "Europe/Stockholm"
+    sources: dict[str, SourceSchedule] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name like Europe/Stockholm") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_schedule(path: str | Path, known_sources: set[str] | None = None) -> tuple[Schedule, list[SourceProblem]]:
+    file = Path(path)
+    try:
+        raw: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Schedule(), [SourceProblem(str(file), "(file)", "no such file")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return Schedule(), [SourceProblem(str(file), "(file)", f"cannot read: {exc}")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        return Schedule(), [SourceProblem(str(file), where, f"invalid YAML: {getattr(exc, 'problem', exc)}")]
+    if not isinstance(raw, dict):
+        return Schedule(), [SourceProblem(str(file), "(file)", "must be a mapping with 'sources'")]
+    problems: list[SourceProblem] = []
+    entries = raw.get("sources") or {}
+    if not isinstance(entries, dict):
+        return Schedule(), [SourceProblem(str(file), "sources", "must map source names to schedules")]
+    good: dict[str, Any] = {}
+    for name, entry in entries.items():
+        if known_sources is not None and name not in known_sources:
+            problems.append(SourceProblem(str(file), f"sources.{name}", "no such source in the source folder"))
+            continue
+        try:
+            good[name] = SourceSchedule.model_validate(entry or {})
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = ".".join(["sources", str(name), *(str(p) for p in err["loc"])])
+                problems.append(SourceProblem(str(file), where, err["msg"].removeprefix("Value error, ")))
+    try:
+        schedule = Schedule(timezone=raw.get("timezone", "Europe/Stockholm"), sources=good)
+    except ValidationError as exc:
+        problems += [SourceProblem(str(file), ".".join(str(p) for p in e["loc"]) or "(file)",
+                                   e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
+        schedule = Schedule(sources=good)
+    return schedule, problems

@@ -1,0 +1,154 @@
+"""Scheduled crawls: the schedule file, what is due when, the per-source lock, `schedule once`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from adwatch.demo.server import DemoSite
+from adwatch.scheduler import SourceBusy, crawl_lock, due_sources, is_locked
+from config.schedule_schema import Schedule, SourceSchedule, load_schedule
+from tests.conftest import ROOT, run_adwatch
+
+SOURCES_DIR = ROOT / "config" / "sources"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "schedule.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("text", "field", "reason"), [
+    ("sources:\n  annonsguiden:\n    cron: '61 * * * *'\n", "sources.annonsguiden.cron", "not a cron expression"),
+    ("sources:\n  annonsguiden:\n    every: 2 hours\n", "sources.annonsguiden.every", "not a duration"),
+    ("sources:\n  annonsguiden:\n    every: 2h\n    cron: '0 * * * *'\n", "sources.annonsguiden",
+     "exactly one of cron or every"),
+    ("sources:\n  annonsguiden: {}\n", "sources.annonsguiden", "exactly one of cron or every"),
+    ("sources:\n  annonsguiden:\n    every: 2h\n    window: 25:00-26:00\n", "sources.annonsguiden.window",
+     "not a window"),
+    ("sources:\n  annonsguiden:\n    every: 2h\n    colour: red\n", "sources.annonsguiden.colour",
+     "Extra inputs are not permitted"),
+    ("sources:\n  nosuchsite:\n    every: 2h\n", "sources.nosuchsite", "no such source"),
+    ("timezone: Mars/Olympus\nsources: {}\n", "timezone", "not a time zone"),
+    ("sources: [\n", "line 2", "invalid YAML"),
+])
+def test_bad_entries_are_one_line_problems(tmp_path: Path, text: str, field: str, reason: str) -> None:
+    path = write(tmp_path, text)
+    schedule, problems = load_schedule(path, {"annonsguiden", "nightlist"})
+    assert len(problems) == 1
+    assert problems[0].file == str(path) and problems[0].field == field and reason in problems[0].reason
+
+
+def test_good_entries_survive_a_bad_neighbour(tmp_path: Path) -> None:
+    path = write(tmp_path, "sources:\n  annonsguiden:\n    every: 2h\n  nightlist:\n    cron: nonsense\n")
+    schedule, problems = load_schedule(path, {"annonsguiden", "nightlist"})
+    assert list(schedule.sources) == ["annonsguiden"] and len(problems) == 1
+
+
+def test_the_shipped_schedule_is_valid() -> None:
+    schedule, problems = load_schedule(ROOT / "config" / "schedule.yaml", {"annonsguiden", "nightlist"})
+    assert problems == [] and set(schedule.sources) == {"annonsguiden", "nightlist"}
+
+
+NOW = datetime(2026, 11, 28, 12, 20, tzinfo=UTC)  # 13:20 in Stockholm
+
+
+@pytest.mark.parametrize(("rule", "last", "due"), [
+    ({"every": "6h"}, None, True),  # never crawled
+    ({"every": "6h"}, NOW - timedelta(hours=2), False),
+    ({"every": "6h"}, NOW - timedelta(hours=7), True),
+    ({"every": "6h"}, NOW - timedelta(days=9), True),  # many missed starts: one run (coalesced)
+    ({"cron": "15 */2 * * *"}, datetime(2026, 11, 28, 10, 15, tzinfo=UTC), True),  # 11:15 → 13:15 local passed
+    ({"cron": "15 */2 * * *"}, datetime(2026, 11, 28, 12, 15, tzinfo=UTC), False),  # next 15:15 local
+    ({"every": "1h", "window": "22:00-06:00"}, None, False),  # 13:20 is outside a night window
+    ({"every": "1h", "window": "09:00-17:00"}, None, True),
+    ({"every": "1h", "enabled": False}, None, False),
+    ({"every": "6h", "jitter": "0s"}, NOW - timedelta(hours=6), True),
+])
+def test_due(rule: dict[str, object], last: datetime | None, due: bool) -> None:
+    schedule = Schedule(sources={"annonsguiden": SourceSchedule.model_validate(rule)})
+    assert due_sources(schedule, {"annonsguiden": last}, NOW) == (["annonsguiden"] if due else [])
+
+
+def test_jitter_delays_within_its_bound_and_is_stable() -> None:
+    schedule = Schedule(sources={"annonsguiden": SourceSchedule(every="1h", jitter="30m")})
+    last = NOW - timedelta(hours=1)
+    assert due_sources(schedule, {"annonsguiden": last}, NOW + timedelta(minutes=31)) == ["annonsguiden"]
+    answers = {tuple(due_sources(schedule, {"annonsguiden": last}, NOW + timedelta(minutes=m))) for m in range(31)}
+    assert answers <= {(), ("annonsguiden",)}
+    first_due = next(m for m in range(32) if due_sources(schedule, {"annonsguiden": last}, NOW + timedelta(minutes=m)))
+    assert all(due_sources(schedule, {"annonsguiden": last}, NOW + timedelta(minutes=m)) for m in range(first_due, 32))
+
+
+def test_one_crawl_per_source_and_a_crash_frees_the_lock(tmp_path: Path) -> None:
+    with crawl_lock(tmp_path, "annonsguiden"):
+        assert is_locked(tmp_path, "annonsguiden") and not is_locked(tmp_path, "nightlist")
+        with pytest.raises(SourceBusy, match="another crawl"), crawl_lock(tmp_path, "annonsguiden"):
+            pass
+    assert not is_locked(tmp_path, "annonsguiden")
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; sys.path.insert(0, '.');"
+        "from adwatch.scheduler import crawl_lock;"
+        f"ctx = crawl_lock({str(tmp_path)!r}, 'nightlist'); ctx.__enter__(); print('held', flush=True);"
+        "time.sleep(60)")], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    assert is_locked(tmp_path, "nightlist")
+    holder.kill()  # kill -9: no cleanup runs
+    holder.wait()
+    holder.stdout.close()
+    assert not is_locked(tmp_path, "nightlist")
+
+
+@pytest.fixture
+def scheduled(tmp_path: Path, home: Path) -> Iterator[tuple[DemoSite, dict[str, str]]]:
+    site = DemoSite(seed=3, count=40, flaky=False)
+    site.start()
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    for path in SOURCES_DIR.glob("*.yaml"):  # the shipped sources, on this test's own demo site
+        text = path.read_text(encoding="utf-8").replace("http://127.0.0.1:8765", site.base_url)
+        (sources / path.name).write_text(text, encoding="utf-8")
+    schedule = write(tmp_path, "sources:\n  annonsguiden:\n    every: 1h\n  nightlist:\n    every: 1h\n")
+    env = {"ADWATCH_SOURCES_DIR": str(sources), "ADWATCH_SCHEDULE": str(schedule)}
+    yield site, env
+    site.stop()
+
+
+@pytest.mark.slow
+def test_schedule_once_runs_what_is_due_and_records_it(scheduled: tuple[DemoSite, dict[str, str]], home: Path,
+                                                      tmp_path: Path) -> None:
+    site, env = scheduled
+    first = run_adwatch("schedule", "once", "--json", home=home, env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    runs = json.loads(first.stdout)
+    assert sorted(r["source"] for r in runs) == ["annonsguiden", "nightlist"]
+    assert {r["status"] for r in runs} == {"ok"}
+    again = run_adwatch("schedule", "once", "--json", home=home, env=env)
+    assert again.returncode == 0 and json.loads(again.stdout) == []  # nothing due an hour later… not yet
+    recorded = json.loads(run_adwatch("runs", "--json", home=home, env=env, check=True).stdout)
+    assert len(recorded) == 2
+    # A crawl by hand while the source's lock is held (as by a running crawl) is refused.
+    with crawl_lock(home, "nightlist"):
+        manual = run_adwatch("crawl", "nightlist", home=home, env=env)
+    assert manual.returncode == 1 and "another crawl of this source is running" in manual.stderr
+
+
+@pytest.mark.slow
+def test_a_crawl_past_its_timeout_is_stopped_and_recorded(scheduled: tuple[DemoSite, dict[str, str]],
+                                                           home: Path, tmp_path: Path) -> None:
+    _, env = scheduled
+    env = env | {"ADWATCH_SCHEDULE": str(write(tmp_path, "sources:\n  nightlist:\n    every: 1h\n    timeout: 1s\n"))}
+    result = run_adwatch("schedule", "once", "--json", home=home, env=env)
+    assert result.returncode == 1
+    (run,) = json.loads(result.stdout)
+    assert run["status"] in ("failed", "interrupted") and "timeout" in (run["reason"] or "")
+    assert "Traceback" not in result.stderr
+    assert os.environ.get("ADWATCH_HOME") != str(home)  # the test never touched the real data folder
