@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from adwatch.index_cmd import index_app
-from adwatch.output import ads_table, counts_table, err, fail, out, print_json, runs_table
+from adwatch.output import ads_table, counts_table, err, fail, out, print_json, runs_table, source_health
 from adwatch.schedule_cmd import schedule_app
 from adwatch.settings import load_settings, override_for_this_run
 from adwatch.trends_cmd import trends
@@ -36,6 +36,15 @@ def options(store: StoreOpt = None) -> None:
     """Watch online ads for signs of exploitation and trafficking."""
     if store:
         override_for_this_run("ADWATCH_STORE", store)
+    pretend = load_settings().get("ADWATCH_NOW")
+    if pretend:
+        from index.timeutil import parse_since, set_now
+
+        try:
+            set_now(parse_since(str(pretend)))
+        except ValueError as exc:
+            fail(f"ADWATCH_NOW: {exc}")
+            raise typer.Exit(2) from None
 
 
 def _open_store(readonly: bool = True) -> Store:
@@ -261,11 +270,14 @@ def runs(source: Annotated[str | None, typer.Option()] = None,
     """Recent crawl runs."""
     store = _open_store()
     rows = store.runs(source, limit)
+    health = {name: source_health(store.runs(name, limit=20)) for name in sorted({r["source"] for r in rows})}
     store.close()
     if as_json:
         print_json(rows)
-    else:
-        out.print(runs_table(rows))
+        return
+    out.print(runs_table(rows))
+    for name, line in health.items():
+        out.print(f"{name}: {line}", markup=False)
 
 
 @app.command("extract")

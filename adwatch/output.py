@@ -65,3 +65,20 @@ def runs_table(runs: list[dict[str, Any]]) -> Table:
         table.add_row(str(run["id"]), run["source"], run["started_at"], status, str(run["pages"]),
                       str(run["new_ads"]), str(run["updated_ads"]), str(run["errors"]))
     return table
+
+
+def source_health(recent: list[dict[str, Any]]) -> str:
+    """One line on a source from its recent runs (newest first): healthy, or failing since when and why."""
+    if not recent:
+        return "never crawled"
+    failing = 0
+    for run in recent:
+        if run["status"] in ("ok", "running"):
+            break
+        failing += 1
+    last_ok = next((r["started_at"] for r in recent if r["status"] == "ok"), None)
+    if failing == 0:
+        return f"healthy (last crawl {recent[0]['status']} at {recent[0]['started_at']})"
+    since = f"last ok {last_ok}" if last_ok else "no ok run on record"
+    return (f"ATTENTION: {failing} crawl(s) in a row not ok ({since}); latest {recent[0]['status']}: "
+            f"{recent[0].get('reason') or 'no reason recorded'}")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
 from adwatch.output import err, fail, out, print_json, runs_table
 from adwatch.settings import load_settings
+from index.timeutil import utcnow
 
 schedule_app = typer.Typer(help="Scheduled crawls (config/schedule.yaml).", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]
@@ -81,7 +82,7 @@ def once(as_json: JsonOpt = False) -> None:
     from adwatch.scheduler import due_sources, is_locked
 
     settings, schedule = _load()
-    due = due_sources(schedule, _starts(settings, list(schedule.sources)), datetime.now(UTC))
+    due = due_sources(schedule, _starts(settings, list(schedule.sources)), utcnow())
     home = settings.get("ADWATCH_HOME")
     runs = []
     for name in due:
@@ -116,7 +117,7 @@ def run() -> None:
     err.print(f"scheduler: {len(schedule.sources)} source(s); Ctrl-C or SIGTERM stops it")
     while not stopper.stopping:
         busy = {name for name, worker in workers.items() if worker.is_alive()}
-        for name in due_sources(schedule, _starts(settings, list(schedule.sources)), datetime.now(UTC)):
+        for name in due_sources(schedule, _starts(settings, list(schedule.sources)), utcnow()):
             if name in busy or is_locked(home, name):
                 continue
 

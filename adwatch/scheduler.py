@@ -29,7 +29,7 @@ from typing import Any
 
 from config.schedule_schema import Schedule, SourceSchedule, duration
 from index.store import Store
-from index.timeutil import iso
+from index.timeutil import iso, utcnow
 
 KILL_GRACE = 60.0  # seconds between SIGINT and SIGKILL for a crawl past its timeout
 
@@ -101,7 +101,9 @@ def due_sources(schedule: Schedule, starts: dict[str, datetime | None], now: dat
 def run_crawl(source: str, timeout: timedelta, env: dict[str, str], store_factory: Callable[[], Store],
               on_start: Callable[[subprocess.Popen[str]], None] | None = None) -> dict[str, Any]:
     """One crawl in its own process; returns its run row (recording a failed one if it left none)."""
-    started = datetime.now(UTC).replace(microsecond=0)
+    started = utcnow().replace(microsecond=0)
+    if env.get("ADWATCH_NOW"):  # a simulated clock: the crawl goes on from our moment, not from the start
+        env = env | {"ADWATCH_NOW": iso(started)}
     command = [sys.executable, "-m", "adwatch", "crawl", source, "--json"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if on_start:
@@ -127,13 +129,13 @@ def run_crawl(source: str, timeout: timedelta, env: dict[str, str], store_factor
         recorded = [r for r in store.runs(source, limit=5) if (_parse(r["started_at"]) or started) >= started]
         row = rows[0] if rows else (recorded[0] if recorded else None)
         if row is not None and row.get("status") == "running":  # killed before it could finish the row
-            store.finish_run(row["id"], finished_at=iso(datetime.now(UTC)), status="failed",
+            store.finish_run(row["id"], finished_at=iso(utcnow()), status="failed",
                              reason=reason or f"the crawl process exited {process.returncode}")
             row = store.runs(source, limit=1)[0]
         if row is None:
             last = (stderr.strip().splitlines() or [""])[-1][:300]
             run_id = store.start_run(source, iso(started))
-            store.finish_run(run_id, finished_at=iso(datetime.now(UTC)), status="failed",
+            store.finish_run(run_id, finished_at=iso(utcnow()), status="failed",
                              reason=reason or f"the crawl process exited {process.returncode}: {last}")
             row = store.runs(source, limit=1)[0]
         elif reason and row.get("id") is not None:

@@ -38,6 +38,9 @@ ADWATCH_ES_TIMEOUT = 10.0
 ADWATCH_SOURCES_DIR = os.environ.get("ADWATCH_SOURCES_DIR", str(_CONFIG_DIR / "sources"))
 # When each source is crawled by `adwatch schedule once|run` (see the file's header).
 ADWATCH_SCHEDULE = os.environ.get("ADWATCH_SCHEDULE", str(_CONFIG_DIR / "schedule.yaml"))
+# Pretend it is this moment (ISO, UTC) and let the clock run on from there: for tests and
+# demos that simulate days. Unset: the real clock.
+ADWATCH_NOW = os.environ.get("ADWATCH_NOW")
 # Default phone region when a source does not say (ISO 3166 alpha-2).
 ADWATCH_DEFAULT_REGION = "SE"
 
@@ -45,6 +48,9 @@ ADWATCH_DEFAULT_REGION = "SE"
 # Ads written to the store per transaction; a crash loses at most one unflushed batch,
 # which the next crawl fetches again because it was never indexed.
 ADWATCH_STORE_BATCH_SIZE = 50
+# An ad missing from its listings in this many complete crawls in a row gets removed_at
+# (it stays searchable; seen again, it is present again).
+ADWATCH_REMOVED_AFTER = 2
 # Keep at most this many characters of an ad's text; longer text is cut, not dropped.
 ADWATCH_MAX_TEXT_CHARS = 20_000
 

@@ -372,6 +372,32 @@ class ElasticStore:
             raise DocumentError(f"{len(failures)} sighting(s) refused: {failures[:3]}")
         return sum(1 for ad_id, _ in sightings if ad_id in ads)
 
+    def mark_missing(self, source: str, listed: Iterable[str], seen_at: str, after: int) -> int:
+        self._ensure_indices()
+        present = set(listed)
+        actions, removed = [], 0
+        with self._available():
+            self.es.indices.refresh(index=self._alias("ads"))
+            for hit in helpers.scan(self.es, index=self._alias("ads"), size=1000,
+                                    query={"query": {"term": {"source": source}},
+                                           "_source": ["removed_at", "missing_count"]}):
+                doc, ad_id = hit["_source"], hit["_id"]
+                missing, gone = int(doc.get("missing_count") or 0), doc.get("removed_at")
+                if ad_id in present:
+                    if missing or gone:
+                        actions.append({"_op_type": "update", "_index": self._alias("ads"), "_id": ad_id,
+                                        "doc": {"missing_count": 0, "removed_at": None}})
+                elif not gone:
+                    change: dict[str, Any] = {"missing_count": missing + 1}
+                    if missing + 1 >= max(1, after):
+                        change["removed_at"] = seen_at
+                        removed += 1
+                    actions.append({"_op_type": "update", "_index": self._alias("ads"), "_id": ad_id, "doc": change})
+        failures = self._bulk(actions)
+        if failures:
+            raise DocumentError(f"{len(failures)} removal marks refused: {failures[:3]}")
+        return removed
+
     # --- reads ------------------------------------------------------------------
     @staticmethod
     def _ad(source: dict[str, Any]) -> dict[str, Any]:

@@ -87,7 +87,7 @@ def mappings(kind: str, analyzer: str = "standard") -> dict[str, Any]:
             "categories": _KEYWORD,
             "indicator_score": {"type": "float"},
             "evidence": _OFF,
-            "content_hash": _KEYWORD, "version": _INT,
+            "content_hash": _KEYWORD, "version": _INT, "missing_count": _INT,
         }
     elif kind == "phones":
         properties = {"e164": _KEYWORD, "first_seen_at": _DATE, "first_town": _KEYWORD, "first_county": _KEYWORD,

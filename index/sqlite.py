@@ -249,6 +249,23 @@ class SqliteStore:
                 )
         return matched
 
+    def mark_missing(self, source: str, listed: Iterable[str], seen_at: str, after: int) -> int:
+        with self._write_transaction():
+            self.db.execute("CREATE TEMP TABLE IF NOT EXISTS listed (id TEXT PRIMARY KEY)")
+            self.db.execute("DELETE FROM temp.listed")
+            self.db.executemany("INSERT OR IGNORE INTO temp.listed VALUES (?)", [(i,) for i in listed])
+            self.db.execute(
+                "UPDATE ads SET missing_count = 0, removed_at = NULL WHERE source = ? "
+                "AND id IN (SELECT id FROM temp.listed) AND (missing_count > 0 OR removed_at IS NOT NULL)", (source,))
+            self.db.execute(
+                "UPDATE ads SET missing_count = missing_count + 1 WHERE source = ? AND removed_at IS NULL "
+                "AND id NOT IN (SELECT id FROM temp.listed)", (source,))
+            removed = self.db.execute(
+                "UPDATE ads SET removed_at = ? WHERE source = ? AND removed_at IS NULL AND missing_count >= ?",
+                (seen_at, source, max(1, after))).rowcount
+            self.db.execute("DELETE FROM temp.listed")
+        return int(removed)
+
     # --- reads ------------------------------------------------------------------
     @staticmethod
     def _ad(row: sqlite3.Row) -> dict[str, Any]:
@@ -258,6 +275,7 @@ class SqliteStore:
             if name in ad and ad[name] is not None:
                 ad[name] = json.loads(ad[name])
         ad.pop("seen_date", None)
+        ad.pop("missing_count", None)
         return ad
 
     def get_ad(self, ad_id: str) -> dict[str, Any] | None:

@@ -142,4 +142,12 @@ MIGRATIONS.append((
     """,
 ))
 
+MIGRATIONS.append((
+    4,
+    """
+    -- Complete crawls in a row that did not find the ad in its listings (reset when it is seen).
+    ALTER TABLE ads ADD COLUMN missing_count INTEGER NOT NULL DEFAULT 0;
+    """,
+))
+
 LATEST = MIGRATIONS[-1][0]

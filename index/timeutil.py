@@ -10,8 +10,18 @@ _SPAN = re.compile(r"^\s*(\d+)\s*([hdwmy])\s*$", re.I)
 _UNIT_DAYS = {"h": 1 / 24, "d": 1, "w": 7, "m": 30, "y": 365}
 
 
+_offset = timedelta(0)  # from the real clock to adwatch's clock (ADWATCH_NOW); zero normally
+
+
+def set_now(moment: datetime | None) -> None:
+    """Make adwatch's clock read ``moment`` now and run on from there (None: the real clock).
+    Tests and demos of simulated days use it; nothing else should."""
+    global _offset
+    _offset = (moment - datetime.now(UTC)) if moment is not None else timedelta(0)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    return (datetime.now(UTC) + _offset).replace(microsecond=0)
 
 
 def iso(moment: datetime) -> str:

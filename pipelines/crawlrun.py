@@ -25,7 +25,7 @@ def run_status(reason: str, stats: dict[str, Any]) -> str:
     interrupted · failed. Only ``ok`` lets the next crawl stop paging at known ads."""
     if reason == "finished":
         fetched = stats.get("adwatch/spider/listing_pages", 0) + stats.get("adwatch/spider/detail_pages", 0)
-        if not fetched:
+        if not fetched or _yielded_nothing(stats):
             return "failed"
         lost = stats.get("adwatch/spider/listing_errors", 0) + stats.get("adwatch/store/spooled_batches", 0)
         return "partial" if lost else "ok"
@@ -34,27 +34,42 @@ def run_status(reason: str, stats: dict[str, Any]) -> str:
     return "failed"
 
 
+def _yielded_nothing(stats: dict[str, Any]) -> bool:
+    """Listing pages came back, and not one of them listed an ad."""
+    listings = stats.get("adwatch/spider/listing_pages", 0)
+    return bool(listings) and stats.get("adwatch/spider/empty_listing", 0) >= listings
+
+
+def complete_walk(status: str, stats: dict[str, Any]) -> bool:
+    """Every listing page was seen: only then does an ad's absence mean anything."""
+    return status == "ok" and not stats.get("adwatch/spider/stopped_paging", 0)
+
+
 def _reason(reason: str, status: str, stats: dict[str, Any]) -> str | None:
     if status == "ok":
         return None
     if status == "partial":
         return (f"{stats.get('adwatch/spider/listing_errors', 0)} listing pages lost, "
                 f"{stats.get('adwatch/store/spooled_batches', 0)} batches spooled")
+    if status == "failed" and reason == "finished" and _yielded_nothing(stats):
+        return (f"the {stats.get('adwatch/spider/listing_pages', 0)} listing pages held no ads: "
+                "the selectors no longer fit the site, or the site blocks us")
     if status == "failed" and reason == "finished":
         return "nothing could be fetched"
     return reason
 
 
 class CrawlRunRecorder:
-    def __init__(self, store: Store, stats: StatsCollector) -> None:
+    def __init__(self, store: Store, stats: StatsCollector, removed_after: int = 2) -> None:
         self.store = store
         self.stats = stats
+        self.removed_after = removed_after
         self.run_id: int | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlRunRecorder:
         assert crawler.stats is not None
-        recorder = cls(store_for_crawler(crawler), crawler.stats)
+        recorder = cls(store_for_crawler(crawler), crawler.stats, crawler.settings.getint("ADWATCH_REMOVED_AFTER"))
         crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
         # After the item pipelines have flushed (they close on spider_closed first).
         crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
@@ -76,12 +91,16 @@ class CrawlRunRecorder:
                                                                     "adwatch/spider/download_error",
                                                                     "adwatch/spider/parse_error")))
         status = run_status(reason, stats)
+        removed = 0
         try:
-            self._finish(stats, status, errors, reason)
+            listed = getattr(spider, "listed", None)
+            if listed is not None and complete_walk(status, stats):
+                removed = self.store.mark_missing(spider.name, listed, now_iso(), self.removed_after)
+            self._finish(stats, status, errors, reason, removed)
         except StoreUnavailable as exc:
             logger.error("crawl run %s not finished in the store: store unavailable (%s)", self.run_id, exc)
 
-    def _finish(self, stats: dict[str, Any], status: str, errors: int, reason: str) -> None:
+    def _finish(self, stats: dict[str, Any], status: str, errors: int, reason: str, removed: int) -> None:
         assert self.run_id is not None
         self.store.finish_run(
             self.run_id,
@@ -90,6 +109,7 @@ class CrawlRunRecorder:
             pages=stats.get("response_received_count", 0),
             new_ads=stats.get("adwatch/store/new", 0),
             updated_ads=stats.get("adwatch/store/updated", 0),
+            removed_ads=removed,
             errors=errors,
             reason=_reason(reason, status, stats),
             stats={k: v for k, v in stats.items() if k.startswith(("adwatch/", "downloader/response_status",

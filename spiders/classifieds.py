@@ -66,6 +66,8 @@ class SourceSpider(scrapy.Spider):
         # Ads this crawl asked for: once stored they look "known", but a page full of them
         # is news from this run, not a sign that the rest was seen before.
         self.requested: set[str] = set()
+        # Every ad id the listing pages showed: after a complete walk, the rest are missing.
+        self.listed: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -110,6 +112,7 @@ class SourceSpider(scrapy.Spider):
         if not urls:
             self._stat("empty_listing")
         ids = {url: ad_id(self.src.name, url, self.src.ad_id_pattern) for url in urls}
+        self.listed.update(ids.values())
         known = set() if self.refresh else self.known_ids(ids.values())
         seen_before = known - self.requested
         for url, item_id in ids.items():

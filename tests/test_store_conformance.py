@@ -359,3 +359,20 @@ def test_trend_filters_and_shape(weeks: Store) -> None:
     assert series["Sandviken"].values == [1, 2] and series["Sandviken"].change == 1
     assert series["Sandviken"].change_pct == 100.0 and series["Gävle"].values == [1, 0]
     assert [s.key for s in trend.risers] == ["Sandviken"]
+
+
+def test_ads_missing_from_complete_crawls_are_removed_and_come_back(store: Store) -> None:
+    store.write_ads([ad(n) for n in range(1, 5)] + [ad(9, source="t")])
+    assert store.mark_missing("s", ["s:1", "s:2", "s:3"], "2026-11-21T00:00:00Z", after=2) == 0
+    store.refresh()
+    assert store.get_ad("s:4")["removed_at"] is None  # type: ignore[index]  # missing once: not yet
+    assert store.mark_missing("s", ["s:1", "s:2"], "2026-11-22T00:00:00Z", after=2) == 1
+    store.refresh()
+    assert store.get_ad("s:4")["removed_at"] == "2026-11-22T00:00:00Z"  # type: ignore[index]
+    assert store.get_ad("s:3")["removed_at"] is None  # type: ignore[index]
+    assert store.get_ad("s:9")["removed_at"] is None  # type: ignore[index]  # another source: untouched
+    assert "s:4" in ids(store, text="massage")  # removed ads stay searchable
+    assert store.mark_missing("s", ["s:1", "s:2", "s:4"], "2026-11-23T00:00:00Z", after=2) == 1  # s:3 goes
+    store.refresh()
+    assert store.get_ad("s:4")["removed_at"] is None  # type: ignore[index]  # listed again: present
+    assert store.get_ad("s:3")["removed_at"] == "2026-11-23T00:00:00Z"  # type: ignore[index]

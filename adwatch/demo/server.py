@@ -10,7 +10,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -45,6 +45,9 @@ class DemoSite:
         # flaky=False serves every "flaky" ad at once: benchmarks measure the crawler, not backoff waits.
         self.flaky = flaky
         self.anchor: date = anchor or datetime.now(UTC).date()
+        # The site's clock: None shows every ad; a day shows only the ads posted by then and
+        # not yet expired, so stepping it day by day makes ads appear, leave, and travel.
+        self.today: date | None = None
         self.ads: list[DemoAd] = generate_ads(seed=seed, count=count, anchor=self.anchor)
         self.year = self.anchor.year  # for the "© YEAR" footers
         self.hits: Counter[str] = Counter()
@@ -111,7 +114,29 @@ class DemoSite:
             return True
 
     def ad(self, site: str, site_id: int) -> DemoAd | None:
-        return self._by_id.get((site, site_id))
+        ad = self._by_id.get((site, site_id))
+        return ad if ad is not None and self.visible(ad) else None
+
+    # -- the clock -----------------------------------------------------------
+
+    def set_today(self, day: date | None) -> None:
+        self.today = day
+
+    @staticmethod
+    def lifetime_days(ad: DemoAd) -> int:
+        """How long an ad stays up: 5 to 30 days, fixed per ad."""
+        return 5 + (ad.site_id * 7919) % 26
+
+    def visible(self, ad: DemoAd) -> bool:
+        if self.today is None:
+            return True
+        posted = ad.posted_at.date()
+        return posted <= self.today < posted + timedelta(days=self.lifetime_days(ad))
+
+    def listed(self, which: str) -> list[DemoAd]:
+        """The ads a listing shows today, newest first."""
+        ads = self.ads_a if which == SITE_A else self.ads_b
+        return ads if self.today is None else [a for a in ads if self.visible(a)]
 
 
 class _Server(ThreadingHTTPServer):
@@ -143,6 +168,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, ROBOTS_TXT, "text/plain; charset=utf-8")
         elif path == "/healthz":
             self._send(200, "ok", "text/plain; charset=utf-8")
+        elif path == "/_clock":  # the demo's clock: ?day=YYYY-MM-DD moves it, ?day=off stops it
+            self._clock(site, query.get("day", [""])[0])
         elif path == "/admin" or path.startswith("/admin/"):
             self._send(403, "<h1>403 Forbidden</h1>", "text/html; charset=utf-8")
         elif path == "/":
@@ -150,14 +177,14 @@ class _Handler(BaseHTTPRequestHandler):
         elif path in ("/annons", "/nl"):
             self._redirect(path + "/")
         elif path == "/annons/":
-            self._send_a(200, _a_listing(site, site.ads_a, _page(query, "page"), "/annons/", None))
+            self._send_a(200, _a_listing(site, site.listed(SITE_A), _page(query, "page"), "/annons/", None))
         elif path.startswith("/annons/stad/"):
             slug = path.removeprefix("/annons/stad/")
             town = site.town_slugs.get(slug)
             if town is None:
                 self._not_found()
                 return
-            ads = [a for a in site.ads_a if a.town == town]
+            ads = [a for a in site.listed(SITE_A) if a.town == town]
             self._send_a(200, _a_listing(site, ads, _page(query, "page"), path, town))
         elif path.startswith("/annons/ad/"):
             self._detail(site, SITE_A, path.removeprefix("/annons/ad/"))
@@ -171,6 +198,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._detail(site, SITE_B, query.get("id", [""])[0])
         else:
             self._not_found()
+
+    def _clock(self, site: DemoSite, day: str) -> None:
+        if day:
+            try:
+                site.set_today(None if day == "off" else date.fromisoformat(day))
+            except ValueError:
+                self._send(400, f"not a day: {day!r}", "text/plain; charset=utf-8")
+                return
+        self._send(200, site.today.isoformat() if site.today else "off", "text/plain; charset=utf-8")
 
     def _detail(self, site: DemoSite, which: str, raw_id: str) -> None:
         ad = site.ad(which, int(raw_id)) if raw_id.isdigit() else None
@@ -365,7 +401,7 @@ def _b_layout(site: DemoSite, title: str, main: str, *, malformed: bool = False)
 
 
 def _b_listing(site: DemoSite, page: int) -> str:
-    ads = site.ads_b
+    ads = site.listed(SITE_B)
     pages = max(1, -(-len(ads) // B_PAGE_SIZE))
     shown = ads[(page - 1) * B_PAGE_SIZE: page * B_PAGE_SIZE]
     rows = "".join(
