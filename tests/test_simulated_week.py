@@ -49,8 +49,12 @@ def test_a_week_of_scheduled_crawls(tmp_path: Path, home: Path) -> None:
         return f"{SOURCE_OF[ad.site]}:{ad.site_id}"  # type: ignore[attr-defined]
 
     served = [ad for ad in site.ads if ad.status != "gone"]
-    shown = {key(ad): [d for d in DAYS if (site.set_today(d) or site.visible(ad))] for ad in served}
-    shown = {k: days for k, days in shown.items() if days}
+    shown: dict[str, list[date]] = {}
+    for day in DAYS:
+        site.set_today(day)
+        for ad in served:
+            if site.visible(ad):
+                shown.setdefault(key(ad), []).append(day)
     store = SqliteStore(home / "adwatch.db", readonly=True)
     try:
         runs = store.runs(limit=100)
