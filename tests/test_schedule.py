@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -152,3 +153,52 @@ def test_a_crawl_past_its_timeout_is_stopped_and_recorded(scheduled: tuple[DemoS
     assert run["status"] in ("failed", "interrupted") and "timeout" in (run["reason"] or "")
     assert "Traceback" not in result.stderr
     assert os.environ.get("ADWATCH_HOME") != str(home)  # the test never touched the real data folder
+
+
+def _running(home: Path) -> bool:
+    from index.sqlite import SqliteStore
+
+    if not (home / "adwatch.db").exists():
+        return False
+    store = SqliteStore(home / "adwatch.db", readonly=True)
+    try:
+        return any(run["status"] == "running" for run in store.runs())
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_schedule_run_stops_cleanly_on_sigterm(scheduled: tuple[DemoSite, dict[str, str]], home: Path,
+                                                tmp_path: Path) -> None:
+    import signal
+    import time
+
+    _, env = scheduled
+    sources = Path(env["ADWATCH_SOURCES_DIR"])
+    slow = (sources / "nightlist.yaml").read_text(encoding="utf-8")
+    slow = re.sub(r"(?m)^  delay: .*$", "  delay: 0.5", slow)
+    slow = re.sub(r"(?m)^  concurrency: .*$", "  concurrency: 1", slow)
+    assert "delay: 0.5" in slow
+    (sources / "nightlist.yaml").write_text(slow, encoding="utf-8")
+    env = env | {"ADWATCH_SCHEDULE": str(write(tmp_path, "sources:\n  nightlist:\n    every: 1h\n"))}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("ADWATCH_") or k.startswith("ADWATCH_TEST")}
+    service = subprocess.Popen([sys.executable, "-m", "adwatch", "schedule", "run"], cwd=ROOT, text=True,
+                               env=inherited | env | {"ADWATCH_HOME": str(home), "PYTHONWARNINGS": "error"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not _running(home):
+            time.sleep(0.5)
+        time.sleep(2)  # the crawl is under way, fetching pages
+        assert is_locked(home, "nightlist")
+        service.send_signal(signal.SIGTERM)
+        _, stderr = service.communicate(timeout=120)
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.communicate()
+    assert service.returncode == 0, stderr[-2000:]
+    assert "stopping" in stderr and "Traceback" not in stderr
+    runs = json.loads(run_adwatch("runs", "--json", home=home, env=env, check=True).stdout)
+    assert [r["status"] for r in runs] == ["interrupted"]
+    assert not is_locked(home, "nightlist")
