@@ -559,3 +559,18 @@ def test_cli_serves_until_stopped() -> None:
         proc.wait(timeout=10)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_growing_towns_have_most_of_their_ads_in_the_latest_weeks() -> None:
+    from datetime import date, timedelta
+
+    from adwatch.demo.generator import GROWING_TOWNS, generate_ads
+
+    anchor = date(2026, 11, 28)
+    ads = generate_ads(seed=7, count=360, anchor=anchor)
+
+    def recent_share(towns: set[str] | frozenset[str], inside: bool) -> float:
+        mine = [a for a in ads if (a.town in towns) == inside]
+        return sum(a.posted_at.date() > anchor - timedelta(days=21) for a in mine) / len(mine)
+
+    assert recent_share(GROWING_TOWNS, True) > 0.6 > 0.5 > recent_share(GROWING_TOWNS, False)

@@ -117,6 +117,9 @@ def _region_area(town: str) -> str:
     return "031" if town in _WEST else "040" if town in _SOUTH else "08"
 
 # Towns in driving order; travelling numbers repost along one of these.
+# Towns whose market grows: their single ads cluster in the latest weeks (trends show them rising).
+GROWING_TOWNS = frozenset({"Jönköping", "Sundsvall", "Skövde"})
+
 ROUTES: dict[str, tuple[str, ...]] = {
     "E4 syd": ("Stockholm", "Södertälje", "Nyköping", "Norrköping", "Linköping",
                "Jönköping", "Värnamo", "Ljungby", "Helsingborg"),
@@ -609,8 +612,10 @@ def generate_ads(seed: int = 7, count: int = 360, anchor: date | None = None) ->
             p_a = min(1.0, max(0.0, (target_a - have_a) / (count - len(drafts))))
             town = rng.choices(town_names, town_weights)[0]
             site = SITE_A if rng.random() < p_a else SITE_B
-        drafts.append(_new_draft(rng, pool, site, town,
-                                 _posted(rng, anchor, rng.randint(1, 60)),
+        days_ago = rng.randint(1, 60)
+        if town in GROWING_TOWNS:  # the same ads, crowded into the last three weeks: a town that grows
+            days_ago = 1 + (days_ago - 1) // 3
+        drafts.append(_new_draft(rng, pool, site, town, _posted(rng, anchor, days_ago),
                                  _pick_template(rng, site, 0.45), landline_ok=True))
 
     for i, d in enumerate(drafts):
