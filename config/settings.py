@@ -41,6 +41,9 @@ ADWATCH_SCHEDULE = os.environ.get("ADWATCH_SCHEDULE", str(_CONFIG_DIR / "schedul
 # Pretend it is this moment (ISO, UTC) and let the clock run on from there: for tests and
 # demos that simulate days. Unset: the real clock.
 ADWATCH_NOW = os.environ.get("ADWATCH_NOW")
+# A GeoJSON file of LineStrings (property "ref" or "name") that extends or replaces the
+# built-in highways (geo/data/highways.yaml), e.g. an OpenStreetMap or NVDB export.
+ADWATCH_HIGHWAYS = os.environ.get("ADWATCH_HIGHWAYS")
 # Default phone region when a source does not say (ISO 3166 alpha-2).
 ADWATCH_DEFAULT_REGION = "SE"
 

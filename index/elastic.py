@@ -31,8 +31,8 @@ from index.trends import Counts, TrendQuery
 _DERIVED = ("title_words", "body_words", "town_names", "counties", "categories", "geo", "seen_date")
 _AD_FIELDS = (
     "id source url site_id title text posted_at first_seen_at last_seen_at removed_at location poster age price "
-    "currency phone_field images phones phone_details contacts towns town county lat lon language indicators "
-    "indicator_score evidence content_hash version"
+    "currency phone_field images phones phone_details contacts towns town county lat lon road road_km language "
+    "indicators indicator_score evidence content_hash version"
 ).split()
 _DEFAULTS: dict[str, Any] = {"title": "", "text": "", "indicator_score": 0.0, "version": 1, "images": [],
                              "phones": [], "phone_details": [], "contacts": [], "towns": [], "indicators": []}

@@ -79,7 +79,7 @@ def mappings(kind: str, analyzer: str = "standard") -> dict[str, Any]:
                 "found_in": _KEYWORD, "start": _INT, "end": _INT}},
             "town_names": _KEYWORD, "counties": _KEYWORD,
             "town": _KEYWORD, "county": _KEYWORD, "lat": {"type": "float"}, "lon": {"type": "float"},
-            "geo": {"type": "geo_point"},
+            "geo": {"type": "geo_point"}, "road": _KEYWORD, "road_km": {"type": "float"},
             "language": _KEYWORD,
             "indicators": {"properties": {
                 "category": _KEYWORD, "phrase": _KEYWORD, "start": _INT, "end": _INT, "rule": _KEYWORD,

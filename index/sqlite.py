@@ -26,7 +26,7 @@ _JSON_FIELDS = ("images", "phones", "phone_details", "contacts", "towns", "indic
 _AD_COLUMNS = (
     "id source url site_id title text posted_at first_seen_at last_seen_at removed_at seen_date "
     "location poster age price currency phone_field images phones phone_details contacts towns "
-    "town county lat lon language indicators indicator_score evidence content_hash version"
+    "town county lat lon road road_km language indicators indicator_score evidence content_hash version"
 ).split()
 _FACET_LIMIT = 25
 _DEFAULTS: dict[str, Any] = {"title": "", "text": "", "indicator_score": 0.0, "version": 1}

@@ -150,4 +150,13 @@ MIGRATIONS.append((
     """,
 ))
 
+MIGRATIONS.append((
+    5,
+    """
+    -- The nearest highway to the ad's town and the distance to it (alerts, "near E4").
+    ALTER TABLE ads ADD COLUMN road TEXT;
+    ALTER TABLE ads ADD COLUMN road_km REAL;
+    """,
+))
+
 LATEST = MIGRATIONS[-1][0]

@@ -10,15 +10,17 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
 import nlp
+from geo.highways import nearest
 from spiders.items import AdSighting
 
 logger = logging.getLogger(__name__)
 
 
 class EnrichPipeline:
-    def __init__(self, stats: StatsCollector, default_region: str = "SE") -> None:
+    def __init__(self, stats: StatsCollector, default_region: str = "SE", highways: str | None = None) -> None:
         self.stats = stats
         self.default_region = default_region
+        self.highways = highways
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> EnrichPipeline:
@@ -26,7 +28,9 @@ class EnrichPipeline:
         region = crawler.settings.get("ADWATCH_DEFAULT_REGION")
         # Load the NLP pipeline and its data now, once, not on the first ad mid-crawl.
         nlp.extract("warm-up: ring 070-174 06 05 i Gävle", title="Ny i stan", region=region)
-        return cls(crawler.stats, region)
+        highways = crawler.settings.get("ADWATCH_HIGHWAYS") or None
+        nearest(59.33, 18.07, extra=highways)  # load the roads now, and fail now on a bad file
+        return cls(crawler.stats, region, highways)
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, AdSighting):
@@ -50,6 +54,9 @@ class EnrichPipeline:
         if primary:
             ad["town"], ad["county"] = primary["name"], primary["county"]
             ad["lat"], ad["lon"] = primary["lat"], primary["lon"]
+            road = nearest(primary["lat"], primary["lon"], extra=self.highways)
+            if road is not None:
+                ad["road"], ad["road_km"] = road.road, road.km
         self.stats.inc_value("adwatch/enrich/ok")
         self.stats.inc_value("adwatch/enrich/phones", len(facts["phones"]))
         if not facts["phones"]:

@@ -47,6 +47,8 @@ class Ad:
     county: str | None = None
     lat: float | None = None
     lon: float | None = None
+    road: str | None = None  # the nearest highway to the primary town (geo/highways.py)
+    road_km: float | None = None
     language: str | None = None
     indicators: list[dict[str, Any]] = field(default_factory=list)
     indicator_score: float = 0.0
