@@ -212,7 +212,7 @@ def show(ad_id: str, as_json: JsonOpt = False) -> None:
         print_json(ad | {"versions": versions})
         return
     for key in ("id", "source", "url", "title", "posted_at", "first_seen_at", "last_seen_at", "removed_at",
-                "town", "county", "poster", "age", "price", "currency", "language", "version"):
+                "town", "county", "road", "road_km", "poster", "age", "price", "currency", "language", "version"):
         out.print(f"[bold]{key:>14}[/bold]  {ad.get(key) if ad.get(key) is not None else ''}")
     for detail in ad.get("phone_details") or []:
         out.print(f"[bold]{'phone':>14}[/bold]  {detail['e164']}  ({detail['line_type']}, written {detail['raw']!r})")
