@@ -158,15 +158,34 @@ def start(port: int = 9200) -> str:
     raise NodeError(f"no healthy node on {base_url} after {START_TIMEOUT:.0f} s; see {node_dir / 'logs'}")
 
 
+def _pid_from_file(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _pid_from_node(base_url: str) -> int | None:
+    """The process id a node on this port reports, if it is one of ours (cluster adwatch-PORT)."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/_nodes/_local/process", timeout=2) as response:
+            info = json.load(response)
+    except (OSError, ValueError):
+        return None
+    if not str(info.get("cluster_name", "")).startswith("adwatch-"):
+        return None  # somebody else's node: never stop it
+    return next((int(n["process"]["id"]) for n in info.get("nodes", {}).values()), None)
+
+
 def stop(port: int = 9200, timeout: float = 60.0) -> bool:
     """Stop the node this tool started on ``port``; False when there was none."""
     pid_file = HOME / f"node-{port}" / "es.pid"
-    if not pid_file.exists():
+    pid = _pid_from_file(pid_file) or _pid_from_node(url(port))  # a node left by an interrupted run has no file
+    if pid is None:
         return False
     try:
-        pid = int(pid_file.read_text().strip())
         os.kill(pid, signal.SIGTERM)
-    except (ValueError, ProcessLookupError):
+    except ProcessLookupError:
         pid_file.unlink(missing_ok=True)
         return False
     deadline = time.monotonic() + timeout
