@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from datetime import datetime
@@ -12,6 +13,7 @@ import typer
 
 from adwatch.output import err, fail, out, print_json, runs_table
 from adwatch.settings import load_settings
+from index.store import StoreUnavailable
 from index.timeutil import utcnow
 
 schedule_app = typer.Typer(help="Scheduled crawls (config/schedule.yaml).", no_args_is_help=True)
@@ -50,6 +52,8 @@ def _crawl(settings: Any, schedule: Any, name: str, stopper: Any = None) -> dict
     def on_start(process: Any) -> None:
         if stopper is not None:
             stopper.running.append(process)
+            if stopper.stopping:  # the stop came between the start and now
+                process.send_signal(signal.SIGINT)
 
     err.print(f"crawling {name} …")
     return run_crawl(name, duration(schedule.sources[name].timeout), dict(os.environ),
@@ -117,7 +121,14 @@ def run() -> None:
     err.print(f"scheduler: {len(schedule.sources)} source(s); Ctrl-C or SIGTERM stops it")
     while not stopper.stopping:
         busy = {name for name, worker in workers.items() if worker.is_alive()}
-        for name in due_sources(schedule, _starts(settings, list(schedule.sources)), utcnow()):
+        try:
+            due = due_sources(schedule, _starts(settings, list(schedule.sources)), utcnow())
+        except StoreUnavailable as exc:  # the store is down: look again later, crawls will spool
+            err.print(f"scheduler: store unavailable ({exc}); trying again in {_POLL:.0f} s")
+            due = []
+        for name in due:
+            if stopper.stopping:
+                break
             if name in busy or is_locked(home, name):
                 continue
 

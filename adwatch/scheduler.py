@@ -105,7 +105,10 @@ def run_crawl(source: str, timeout: timedelta, env: dict[str, str], store_factor
     if env.get("ADWATCH_NOW"):  # a simulated clock: the crawl goes on from our moment, not from the start
         env = env | {"ADWATCH_NOW": iso(started)}
     command = [sys.executable, "-m", "adwatch", "crawl", source, "--json"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A session of its own: a terminal's Ctrl-C or systemd's stop reaches the crawl once,
+    # through the scheduler, since a second SIGINT makes Scrapy stop without flushing.
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
     if on_start:
         on_start(process)
     reason = None

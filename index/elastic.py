@@ -227,6 +227,7 @@ class ElasticStore:
         ids = [ad["id"] for ad in ads]
         olds = self._sources("ads", list(dict.fromkeys(ids)),
                              ["content_hash", "version", "title", "text", "phones", "first_seen_at"])
+        versions: list[dict[str, Any]] = []
         actions: list[dict[str, Any]] = []
         firsts: dict[str, _First] = {}  # e164 → its earliest sighting in this batch
         new = updated = 0
@@ -239,7 +240,7 @@ class ElasticStore:
             else:
                 updated += 1
                 if old.get("content_hash") != doc["content_hash"]:
-                    actions.append({"_op_type": "create", "_index": self._alias("versions"),
+                    versions.append({"_op_type": "create", "_index": self._alias("versions"),
                                     "_id": f"{ad['id']}:{old.get('version') or 1}",
                                     "_source": {"ad_id": ad["id"], "version": int(old.get("version") or 1),
                                                 "content_hash": old.get("content_hash"), "title": old.get("title"),
@@ -253,7 +254,9 @@ class ElasticStore:
                 first = _min(doc["first_seen_at"] if old is None else seen, seen) or seen
                 if e164 not in firsts or first < firsts[e164][0]:
                     firsts[e164] = (first, doc.get("town"), ad["id"], doc.get("county"))
-        failures = self._bulk(actions)
+        # Replaced versions first: if the ads then fail, a replay still finds the old content
+        # stored and writes nothing twice (versions are created, never overwritten).
+        failures = self._bulk(versions) + self._bulk(actions)
         if failures:
             raise DocumentError(f"{len(failures)} document(s) refused: {failures[:3]}")
         self._sync_phones(firsts)
@@ -276,8 +279,10 @@ class ElasticStore:
                 (_, info), = result.items()
                 if ok:
                     created.add(info["_id"])
-                elif info.get("status") != 409:
+                elif info.get("status", 0) >= 500 or info.get("status") == 429:
                     raise StoreUnavailable(f"{self.url}: phone registry: {info.get('error')}")
+                elif info.get("status") != 409:
+                    raise DocumentError(f"phone registry refused {info.get('_id')}: {info.get('error')}")
         return created, known
 
     def _phone_counts(self, phones: list[str]) -> dict[str, tuple[int, list[str], str | None]]:

@@ -7,6 +7,7 @@ deletes each only after the store accepted it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -54,12 +55,25 @@ class Spool:
         return sorted(self.folder.glob("*.jsonl"))
 
     def replay(self, apply: Callable[[str, Batch], None]) -> int:
-        """Apply pending batches oldest first; stop at the first failure (it stays queued)."""
+        """Apply pending batches oldest first; stop at the first failure (it stays queued).
+
+        Crawls of several sources share a spool: one replays at a time (an ``flock`` on the
+        folder), and the others leave it to that one instead of applying batches twice."""
+        if not self.pending():
+            return 0
         done = 0
-        for path in self.pending():
-            kind = path.name.rsplit(".", 2)[-2]
-            lines = path.read_text(encoding="utf-8").splitlines()
-            apply(kind, [json.loads(line) for line in lines if line.strip()])
-            path.unlink()
-            done += 1
+        with (self.folder / ".replay.lock").open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return 0  # another process is replaying right now
+            for path in self.pending():
+                kind = path.name.rsplit(".", 2)[-2]
+                try:
+                    lines = path.read_text(encoding="utf-8").splitlines()
+                except FileNotFoundError:
+                    continue  # replayed by a process that held the lock before us
+                apply(kind, [json.loads(line) for line in lines if line.strip()])
+                path.unlink(missing_ok=True)
+                done += 1
         return done

@@ -11,6 +11,7 @@ import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ _DEFAULTS: dict[str, Any] = {"title": "", "text": "", "indicator_score": 0.0, "v
 
 _INSERT_AD = f"INSERT INTO ads ({', '.join(_AD_COLUMNS)}) VALUES ({', '.join(f':{c}' for c in _AD_COLUMNS)})"
 _UPSERT_AD = _INSERT_AD + " ON CONFLICT(id) DO UPDATE SET " + ", ".join(
-    f"{c} = excluded.{c}" for c in _AD_COLUMNS if c != "id")
+    f"{c} = excluded.{c}" for c in _AD_COLUMNS if c != "id") + ", missing_count = 0"  # fetched: it is listed
 
 
 # The first day of the period a timestamp falls in (UTC; weeks start on Monday).
@@ -44,6 +45,27 @@ _PERIOD_SQL = {
             "|| ' days')",
     "month": "substr({when}, 1, 7) || '-01'",
 }
+
+
+# "First seen" is the earliest sighting, whatever order the writes come in.
+_UPSERT_PHONE = (
+    "INSERT INTO phones (e164, first_seen_at, first_town, first_ad, last_seen_at, first_county) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(e164) DO UPDATE SET "
+    "last_seen_at = max(last_seen_at, excluded.last_seen_at), "
+    "first_town = CASE WHEN excluded.first_seen_at < first_seen_at THEN excluded.first_town ELSE first_town END, "
+    "first_county = CASE WHEN excluded.first_seen_at < first_seen_at THEN excluded.first_county "
+    "ELSE first_county END, "
+    "first_ad = CASE WHEN excluded.first_seen_at < first_seen_at THEN excluded.first_ad ELSE first_ad END, "
+    "first_seen_at = min(first_seen_at, excluded.first_seen_at)"
+)
+
+
+@dataclass
+class _Links:
+    """Rows one batch will write: per ad (phones, towns, categories), and registry upserts."""
+
+    rows: dict[str, tuple[list[str], list[str], list[str]]] = field(default_factory=dict)
+    registry: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 class SchemaTooNew(RuntimeError):
@@ -86,6 +108,9 @@ class SqliteStore:
                 continue
             self.db.execute("BEGIN IMMEDIATE")
             try:
+                if self.schema_version() >= version:  # another process migrated while we waited
+                    self.db.execute("COMMIT")
+                    continue
                 for statement in _split_sql(sql):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {version}")
@@ -120,15 +145,17 @@ class SqliteStore:
         touched_phones: set[str] = set()
         with self._write_transaction():
             olds = self._old_rows([ad["id"] for ad in ads])
+            pending = _Links()
             for ad in ads:
                 old = olds.get(ad["id"])
                 row = self._write_one(ad, old)
                 new += old is None
                 updated += old is not None
-                touched_phones.update(self._link(ad, old is None))
+                touched_phones.update(self._link(ad, old is None, pending))
                 # The same ad twice in one batch: the second sees the first as stored.
                 olds[ad["id"]] = {k: row[k] for k in ("content_hash", "version", "title", "text", "phones",
                                                        "first_seen_at")}
+            self._write_links(pending)
             self._refresh_phone_counts(touched_phones)
         return WriteOutcome(new, updated)
 
@@ -186,7 +213,9 @@ class SqliteStore:
         self.db.execute(_UPSERT_AD if old is not None else _INSERT_AD, row)
         return row
 
-    def _link(self, ad: dict[str, Any], is_new: bool) -> set[str]:
+    def _link(self, ad: dict[str, Any], is_new: bool, pending: _Links) -> set[str]:
+        """Queue the ad's phone, town and category rows and its registry upserts; the batch
+        writes them with one executemany each (``_write_links``)."""
         ad_id = ad["id"]
         previous: set[str] = set()
         if not is_new:
@@ -196,29 +225,23 @@ class SqliteStore:
         phones = sorted(set(ad.get("phones") or []))
         towns = sorted({t["name"] for t in ad.get("towns") or [] if t.get("name")})
         categories = sorted({h["category"] for h in ad.get("indicators") or [] if h.get("category")})
-        self.db.executemany("INSERT INTO ad_phones VALUES (?, ?)", [(ad_id, p) for p in phones])
-        self.db.executemany("INSERT INTO ad_towns VALUES (?, ?)", [(ad_id, t) for t in towns])
-        self.db.executemany("INSERT INTO ad_categories VALUES (?, ?)", [(ad_id, c) for c in categories])
+        pending.rows[ad_id] = (phones, towns, categories)  # the same ad twice: its last version counts
         seen = ad.get("last_seen_at") or ad.get("first_seen_at")
         for e164 in phones:
             # A number new to this ad was first seen now (a later edit can add one), not
-            # when the ad was. The INSERT decides "first seen" atomically: inside this
+            # when the ad was. The upsert decides "first seen" atomically: inside this
             # transaction only one writer can create the row; the rest update it.
             first = ad.get("first_seen_at") if is_new else seen
             first = min(filter(None, [first, seen]))
-            self.db.execute(
-                "INSERT INTO phones (e164, first_seen_at, first_town, first_ad, last_seen_at, first_county) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(e164) DO UPDATE SET "
-                "last_seen_at = max(last_seen_at, excluded.last_seen_at), "
-                "first_town = CASE WHEN excluded.first_seen_at < first_seen_at THEN excluded.first_town "
-                "ELSE first_town END, "
-                "first_county = CASE WHEN excluded.first_seen_at < first_seen_at THEN excluded.first_county "
-                "ELSE first_county END, "
-                "first_ad = CASE WHEN excluded.first_seen_at < first_seen_at THEN excluded.first_ad ELSE first_ad END, "
-                "first_seen_at = min(first_seen_at, excluded.first_seen_at)",
-                (e164, first, ad.get("town"), ad_id, seen, ad.get("county")),
-            )
+            pending.registry.append((e164, first, ad.get("town"), ad_id, seen, ad.get("county")))
         return set(phones) | previous
+
+    def _write_links(self, pending: _Links) -> None:
+        rows = pending.rows.items()
+        self.db.executemany("INSERT INTO ad_phones VALUES (?, ?)", [(a, p) for a, (ps, _, _) in rows for p in ps])
+        self.db.executemany("INSERT INTO ad_towns VALUES (?, ?)", [(a, t) for a, (_, ts, _) in rows for t in ts])
+        self.db.executemany("INSERT INTO ad_categories VALUES (?, ?)", [(a, c) for a, (_, _, cs) in rows for c in cs])
+        self.db.executemany(_UPSERT_PHONE, pending.registry)
 
     def _refresh_phone_counts(self, phones: set[str]) -> None:
         """Ads and towns of each touched number, recounted in one statement per 500 numbers."""

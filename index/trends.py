@@ -17,7 +17,7 @@ Metrics (periods are UTC days, ISO weeks starting Monday, or calendar months):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 Metric = Literal["ads", "new_ads", "phones", "new_phones", "flagged"]
@@ -97,8 +97,8 @@ def shape(query: TrendQuery, counts: Counts, top: int = 20, today: date | None =
     if not counts:
         return Trend(query, [])
     seen = sorted({p for p, _ in counts})
-    first = query.since.date() if query.since else date.fromisoformat(seen[0])
-    last = (query.until - timedelta(microseconds=1)).date() if query.until else max(
+    first = query.since.astimezone(UTC).date() if query.since else date.fromisoformat(seen[0])
+    last = (query.until - timedelta(microseconds=1)).astimezone(UTC).date() if query.until else max(
         today or date.fromisoformat(seen[-1]), date.fromisoformat(seen[-1]))
     labels = periods(first, last, query.interval)
     keys = sorted({k for _, k in counts})

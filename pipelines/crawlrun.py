@@ -92,10 +92,13 @@ class CrawlRunRecorder:
                                                                     "adwatch/spider/parse_error")))
         status = run_status(reason, stats)
         removed = 0
-        try:
-            listed = getattr(spider, "listed", None)
-            if listed is not None and complete_walk(status, stats):
+        listed = getattr(spider, "listed", None)
+        if listed is not None and complete_walk(status, stats):
+            try:
                 removed = self.store.mark_missing(spider.name, listed, now_iso(), self.removed_after)
+            except Exception as exc:  # the run is still recorded; the next complete crawl counts again
+                logger.error("removed ads not marked for %s: %s", spider.name, exc)
+        try:
             self._finish(stats, status, errors, reason, removed)
         except StoreUnavailable as exc:
             logger.error("crawl run %s not finished in the store: store unavailable (%s)", self.run_id, exc)

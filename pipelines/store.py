@@ -117,6 +117,9 @@ class StorePipeline:
         except StoreUnavailable as exc:
             logger.error("store: spooled batches still not accepted (%s); they stay in %s", exc, self.spool.folder)
             return False
+        except Exception as exc:  # a damaged spool file: keep this crawl's batch safe, say what happened
+            logger.error("store: replaying %s failed (%s); new batches are spooled", self.spool.folder, exc)
+            return False
         if replayed:
             self.stats.inc_value("adwatch/store/replayed_batches", replayed)
             logger.info("store: replayed %d spooled batches", replayed)

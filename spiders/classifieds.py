@@ -105,6 +105,7 @@ class SourceSpider(scrapy.Spider):
     def parse_listing(self, response: Response) -> Iterator[Any]:
         if not isinstance(response, TextResponse):
             self._stat("not_text")
+            self._stat("listing_errors")  # its ads went unseen: this walk is not complete
             return
         self._stat("listing_pages")
         page = ListingPage(response, self.src)
