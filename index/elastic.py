@@ -24,16 +24,11 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 from index.es_query import facet_aggs, sort_clause, to_dsl
 from index.es_schema import KINDS, Layout, search_words, template
 from index.query import SearchQuery, SearchResult
-from index.store import AdState, StoreUnavailable, WriteOutcome
+from index.store import STORED_AD_FIELDS, AdState, StoreUnavailable, WriteOutcome
 from index.timeutil import iso
 from index.trends import Counts, TrendQuery
 
-_DERIVED = ("title_words", "body_words", "town_names", "counties", "categories", "geo", "seen_date")
-_AD_FIELDS = (
-    "id source url site_id title text posted_at first_seen_at last_seen_at removed_at location poster age price "
-    "currency phone_field images phones phone_details contacts towns town county lat lon road road_km language "
-    "indicators indicator_score evidence content_hash version"
-).split()
+_AD_FIELDS = STORED_AD_FIELDS
 _DEFAULTS: dict[str, Any] = {"title": "", "text": "", "indicator_score": 0.0, "version": 1, "images": [],
                              "phones": [], "phone_details": [], "contacts": [], "towns": [], "indicators": []}
 # The transport logs each failed attempt with a traceback; the store reports an unreachable

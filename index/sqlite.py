@@ -19,16 +19,12 @@ from index.fts import to_fts
 from index.geo import great_circle_km
 from index.query import SearchQuery, SearchResult
 from index.sqlite_schema import LATEST, MIGRATIONS
-from index.store import AdState, StoreUnavailable, WriteOutcome
+from index.store import STORED_AD_FIELDS, AdState, StoreUnavailable, WriteOutcome
 from index.timeutil import iso
 from index.trends import Counts, TrendQuery
 
 _JSON_FIELDS = ("images", "phones", "phone_details", "contacts", "towns", "indicators", "evidence")
-_AD_COLUMNS = (
-    "id source url site_id title text posted_at first_seen_at last_seen_at removed_at seen_date "
-    "location poster age price currency phone_field images phones phone_details contacts towns "
-    "town county lat lon road road_km language indicators indicator_score evidence content_hash version"
-).split()
+_AD_COLUMNS = (*STORED_AD_FIELDS, "seen_date")  # seen_date: posted, else first seen (date filters)
 _FACET_LIMIT = 25
 _DEFAULTS: dict[str, Any] = {"title": "", "text": "", "indicator_score": 0.0, "version": 1}
 

@@ -14,6 +14,14 @@ from typing import Any, Protocol
 from index.query import SearchQuery, SearchResult
 from index.trends import Counts, TrendQuery
 
+# The Ad fields every store keeps (spiders/items.py's Ad, less what only travels through
+# the pipelines); one list, so a new field reaches both stores at once.
+STORED_AD_FIELDS: tuple[str, ...] = tuple((
+    "id source url site_id title text posted_at first_seen_at last_seen_at removed_at location poster age price "
+    "currency phone_field images phones phone_details contacts towns town county lat lon road road_km language "
+    "indicators indicator_score evidence content_hash version"
+).split())
+
 
 class StoreUnavailable(RuntimeError):
     """The store cannot take writes now (locked, down, disk full): retry later, keep the data."""
