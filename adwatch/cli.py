@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from adwatch.alerts_cmd import alerts_app
 from adwatch.highways_cmd import highways_app
 from adwatch.index_cmd import index_app
 from adwatch.output import ads_table, counts_table, err, fail, out, print_json, runs_table, source_health
@@ -27,6 +28,7 @@ app.add_typer(index_app, name="index")
 app.command("trends")(trends)
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(highways_app, name="highways")
+app.add_typer(alerts_app, name="alerts")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]
 StoreOpt = Annotated[str | None, typer.Option(

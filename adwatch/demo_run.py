@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import time
+from datetime import timedelta
+from typing import Any
 
 from adwatch.output import ads_table, err, out
 from adwatch.report import print_summary
@@ -11,6 +13,9 @@ from adwatch.settings import load_settings
 from index.store import Store
 
 DEFAULT_PORT = 8765
+# The first crawl sees the site as it was this many days ago (the baseline); the second
+# sees today's, so the numbers of the last days are new to the index and raise alerts.
+BASELINE_DAYS_AGO = 4
 
 
 def _port_free(port: int) -> bool:
@@ -63,6 +68,39 @@ def _trends(store: Store, settings: object) -> None:
     plot(trend, chart)
 
 
+def _crawl_in_subprocess(settings: Any, base_url: str) -> list[dict[str, Any]]:
+    import json
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "adwatch", "--store", str(settings.get("ADWATCH_STORE")), "crawl", "--all",
+               "--base-url", base_url, "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode not in (0, 1):
+        err.print(done.stderr.strip())
+    try:
+        return list(json.loads(done.stdout or "[]"))
+    except ValueError:
+        return []
+
+
+def _alerts(store: Store, settings: object) -> None:
+    """The alerts the two crawls raised, per rule, and where they were delivered."""
+    from collections import Counter
+
+    from adwatch.alerts_cmd import alerts_table
+
+    raised = store.alerts(limit=10_000)
+    per_rule = Counter(alert["rule"] for alert in raised)
+    out.print(f"[bold]Alerts raised:[/bold] {len(raised)} — "
+              + ", ".join(f"{rule}: {n}" for rule, n in sorted(per_rule.items())))
+    shown = [next(a for a in raised if a["rule"] == rule) for rule in sorted(per_rule)]
+    shown += [a for a in raised if a not in shown][: max(0, 8 - len(shown))]
+    out.print(alerts_table(shown, title="adwatch alerts list (one of each rule first)"))
+    home = settings.get("ADWATCH_HOME") or "data"  # type: ignore[attr-defined]
+    out.print(f"delivered to the log and to {home}/alerts.jsonl; 'adwatch alerts ack ID' marks one seen")
+
+
 def run_demo(port: int = 0, seed: int = 7, serve: bool = True) -> int:
     from adwatch.crawling import run_crawls
     from adwatch.demo.server import DemoSite
@@ -76,9 +114,14 @@ def run_demo(port: int = 0, seed: int = 7, serve: bool = True) -> int:
     err.print(f"demo site on {base_url} ({len(site.ads)} synthetic ads)")
     sources, _ = load_sources(settings.get("ADWATCH_SOURCES_DIR"))
     names = [name for name, source in sources.items() if source.enabled]
-    err.print(f"crawling {', '.join(names)} …")
+    site.show_until(site.anchor - timedelta(days=BASELINE_DAYS_AGO))
+    err.print(f"crawling {', '.join(names)} as the site was {BASELINE_DAYS_AGO} days ago (the baseline) …")
     started = time.monotonic()
-    runs = run_crawls(settings, names, base_url=base_url)
+    runs = _crawl_in_subprocess(settings, base_url)  # Scrapy's reactor runs once per process
+    err.print(f"baseline crawled in {time.monotonic() - started:.1f} s")
+    site.show_until(None)
+    err.print(f"crawling {', '.join(names)} again, today: new ads, new numbers, alerts …")
+    runs = run_crawls(settings, names, base_url=base_url) + runs
     err.print(f"crawled in {time.monotonic() - started:.1f} s")
     from adwatch.output import runs_table
 
@@ -88,6 +131,7 @@ def run_demo(port: int = 0, seed: int = 7, serve: bool = True) -> int:
         print_summary(store.summary())
         _examples(store)
         _trends(store, settings)
+        _alerts(store, settings)
     finally:
         store.close()
     failed = [run for run in runs if run["status"] != "ok"]

@@ -107,8 +107,10 @@ def flush() -> None:
     if not pending:
         err.print(f"{spool.folder}: nothing spooled")
         return
+    from alerts.engine import AlertEngine
+
     store = _store()
-    done, counts = flush_spool(store, spool)
+    done, counts = flush_spool(store, spool, AlertEngine.from_settings(load_settings(), store))
     store.close()
     left = len(spool.pending())
     err.print(f"{spool.folder}: {pending - left} of {pending} batches written "

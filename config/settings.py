@@ -38,6 +38,8 @@ ADWATCH_ES_TIMEOUT = 10.0
 ADWATCH_SOURCES_DIR = os.environ.get("ADWATCH_SOURCES_DIR", str(_CONFIG_DIR / "sources"))
 # When each source is crawled by `adwatch schedule once|run` (see the file's header).
 ADWATCH_SCHEDULE = os.environ.get("ADWATCH_SCHEDULE", str(_CONFIG_DIR / "schedule.yaml"))
+# Alert rules and the channels alerts go to (see the file's header); "" turns alerts off.
+ADWATCH_ALERTS = os.environ.get("ADWATCH_ALERTS", str(_CONFIG_DIR / "alerts.yaml"))
 # Pretend it is this moment (ISO, UTC) and let the clock run on from there: for tests and
 # demos that simulate days. Unset: the real clock.
 ADWATCH_NOW = os.environ.get("ADWATCH_NOW")

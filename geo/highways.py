@@ -59,6 +59,34 @@ def _segment_km(point: Point, a: Point, b: Point) -> float:
     return math.hypot(ax + t * dx, ay + t * dy)
 
 
+def _project(point: Point, a: Point, b: Point) -> tuple[float, float, float]:
+    """(distance from the segment, how far along it, its length), in km around ``point``."""
+    lat0 = math.radians(point[0])
+    scale_x = EARTH_RADIUS_KM * math.cos(lat0) * math.pi / 180
+    scale_y = EARTH_RADIUS_KM * math.pi / 180
+    ax, ay = (a[1] - point[1]) * scale_x, (a[0] - point[0]) * scale_y
+    bx, by = (b[1] - point[1]) * scale_x, (b[0] - point[0]) * scale_y
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    t = 0.0 if length2 == 0 else max(0.0, min(1.0, -(ax * dx + ay * dy) / length2))
+    length = math.sqrt(length2)
+    return math.hypot(ax + t * dx, ay + t * dy), t * length, length
+
+
+def position_km(point: Point, road: Road) -> tuple[int, float]:
+    """Where a point lies along a road: (which of its lines, km from that line's first
+    waypoint to the nearest spot). Positions on one line order towns along the road."""
+    best = (math.inf, 0, 0.0)
+    for index, line in enumerate(road.lines):
+        travelled = 0.0
+        for a, b in zip(line, line[1:], strict=False):
+            away, along, length = _project(point, a, b)
+            if away < best[0]:
+                best = (away, index, travelled + along)
+            travelled += length
+    return best[1], round(best[2], 1)
+
+
 def distance_km(point: Point, road: Road) -> float:
     best = math.inf
     for line in road.lines:

@@ -24,7 +24,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 from index.es_query import facet_aggs, sort_clause, to_dsl
 from index.es_schema import KINDS, Layout, search_words, template
 from index.query import SearchQuery, SearchResult
-from index.store import STORED_AD_FIELDS, AdState, StoreUnavailable, WriteOutcome
+from index.store import ALERT_FIELDS, STORED_AD_FIELDS, AdState, StoreUnavailable, WriteOutcome, waiting_channels
 from index.timeutil import iso
 from index.trends import Counts, TrendQuery
 
@@ -254,8 +254,8 @@ class ElasticStore:
         failures = self._bulk(versions) + self._bulk(actions)
         if failures:
             raise DocumentError(f"{len(failures)} document(s) refused: {failures[:3]}")
-        self._sync_phones(firsts)
-        return WriteOutcome(new, updated)
+        created = self._sync_phones(firsts)
+        return WriteOutcome(new, updated, frozenset(created))
 
     def _create_phones(self, firsts: dict[str, _First]) -> tuple[set[str], dict[str, Any]]:
         """Create the entries of numbers never seen before; returns those this call created.
@@ -308,7 +308,7 @@ class ElasticStore:
                        | {"ads_count": count, "towns": towns, "last_seen_at": _iso(last) or entry.get("first_seen_at")})
         return out
 
-    def _sync_phones(self, firsts: dict[str, _First]) -> None:
+    def _sync_phones(self, firsts: dict[str, _First]) -> set[str]:
         """First sightings only: a new number gets its entry (atomically, by create); a known
         one changes only when this batch saw it earlier than the entry says (a late replay)."""
         created, known = self._create_phones(firsts)
@@ -318,6 +318,7 @@ class ElasticStore:
             e164 not in known or firsts[e164][0] < (known[e164].get("first_seen_at") or "~"))]
         if earlier:
             self._update_phones(earlier, lambda e164, entry: _merged(entry, *firsts[e164]))
+        return created
 
     def _update_phones(self, numbers: list[str], change: Any) -> None:
         """Read-modify-write registry entries with optimistic concurrency (``if_seq_no``),
@@ -492,6 +493,125 @@ class ElasticStore:
             for hit in helpers.scan(self.es, index=self._alias("ads"), query={"query": {"match_all": {}}},
                                     size=1000, preserve_order=False):
                 yield self._ad(hit["_source"])
+
+    def phones_first_seen(self, since: str) -> list[dict[str, Any]]:
+        with self._available():
+            self.es.indices.refresh(index=self._alias("phones"))
+            entries = [hit["_source"] for hit in helpers.scan(
+                self.es, index=self._alias("phones"), query={"query": {"range": {"first_seen_at": {"gte": since}}}},
+                size=1000)]
+        entries.sort(key=lambda e: (e.get("first_seen_at") or "", e["e164"]))
+        return self._with_counts(entries) if entries else []
+
+    def phones_seen(self, since: str) -> list[str]:
+        numbers: list[str] = []
+        after: dict[str, Any] | None = None
+        with self._available():
+            self.es.indices.refresh(index=self._alias("ads"))
+            while True:  # composite paging: any number of numbers
+                composite: dict[str, Any] = {"size": 5000, "sources": [{"e164": {"terms": {"field": "phones"}}}]}
+                if after:
+                    composite["after"] = after
+                found = self.es.search(index=self._alias("ads"), size=0,
+                                       query={"range": {"last_seen_at": {"gte": since}}},
+                                       aggs={"numbers": {"composite": composite}})
+                agg = found["aggregations"]["numbers"]
+                numbers += [b["key"]["e164"] for b in agg["buckets"]]
+                after = agg.get("after_key")
+                if not agg["buckets"] or not after:
+                    return numbers
+
+    # --- alerts -----------------------------------------------------------------
+    # Alert writes refresh at once: there are few, and "alerts list" right after a crawl
+    # or "ack" must show them (waiting for the next refresh would cost a second each).
+    @staticmethod
+    def _alert_doc(alert: dict[str, Any]) -> dict[str, Any]:
+        doc: dict[str, Any] = {name: alert.get(name) for name in ALERT_FIELDS}
+        doc["deliveries"] = doc["deliveries"] or {}
+        doc["details"] = doc["details"] or {}
+        doc["waiting"] = waiting_channels(doc["deliveries"])
+        return doc
+
+    def add_alerts(self, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``op_type=create`` on the id (derived from the key): a second raise is a 409, not a copy."""
+        if not alerts:
+            return []
+        self._ensure_indices()
+        actions = [{"_op_type": "create", "_index": self._alias("alerts"), "_id": alert["id"],
+                    "_source": self._alert_doc(alert)} for alert in alerts]
+        created: set[str] = set()
+        with self._available():
+            for ok, result in helpers.streaming_bulk(self.es, actions, chunk_size=self.bulk_chunk, max_retries=5,
+                                                     initial_backoff=0.5, raise_on_error=False, refresh=True):
+                (_, info), = result.items()
+                if ok:
+                    created.add(info["_id"])
+                elif info.get("status", 0) >= 500 or info.get("status") == 429:
+                    raise StoreUnavailable(f"{self.url}: alerts: {info.get('error')}")
+                elif info.get("status") != 409:
+                    raise DocumentError(f"alert refused {info.get('_id')}: {info.get('error')}")
+        return [dict(alert) for alert in alerts if alert["id"] in created]
+
+    @staticmethod
+    def _alert(source: dict[str, Any]) -> dict[str, Any]:
+        return {name: source.get(name) for name in ALERT_FIELDS} | {
+            "created_at": _iso(source.get("created_at")), "acked_at": _iso(source.get("acked_at"))}
+
+    def _find_alerts(self, query: dict[str, Any], order: str, limit: int) -> list[dict[str, Any]]:
+        self._ensure_indices()
+        with self._available():
+            self.es.indices.refresh(index=self._alias("alerts"))
+            found = self.es.search(index=self._alias("alerts"), query=query, size=min(limit, _MAX_RESULTS),
+                                   sort=[{"created_at": order}, {"id": "asc"}])
+        return [self._alert(hit["_source"]) for hit in found["hits"]["hits"]]
+
+    def alerts(self, since: str | None = None, rule: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        filters: list[dict[str, Any]] = []
+        if since:
+            filters.append({"range": {"created_at": {"gte": since}}})
+        if rule:
+            filters.append({"term": {"rule": rule}})
+        return self._find_alerts({"bool": {"filter": filters}}, "desc", limit)
+
+    def get_alert(self, alert_id: str) -> dict[str, Any] | None:
+        self._ensure_indices()
+        try:
+            with self._available():
+                found = self.es.get(index=self._alias("alerts"), id=alert_id)
+        except NotFoundError:
+            return None
+        return self._alert(found["_source"])
+
+    def _change_alert(self, alert_id: str, change: Any) -> bool:
+        """Read-modify-write one alert under optimistic concurrency (``if_seq_no``)."""
+        self._ensure_indices()
+        for _ in range(_CONFLICT_RETRIES):
+            try:
+                with self._available():
+                    found = self.es.get(index=self._alias("alerts"), id=alert_id)
+            except NotFoundError:
+                return False
+            doc = self._alert_doc(change(dict(found["_source"])))
+            try:
+                with self._available():
+                    self.es.index(index=self._alias("alerts"), id=alert_id, document=doc, refresh=True,
+                                  if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"])
+                return True
+            except ApiError as exc:
+                if exc.meta.status != 409:
+                    raise
+        raise StoreUnavailable(f"{self.url}: alert {alert_id} kept changing under us")
+
+    def ack_alert(self, alert_id: str, by: str, at: str) -> bool:
+        return self._change_alert(alert_id, lambda doc: doc | {"acked_at": at, "acked_by": by})
+
+    def set_delivery(self, alert_id: str, channel: str, delivery: dict[str, Any]) -> None:
+        if not self._change_alert(alert_id, lambda doc: doc | {
+                "deliveries": (doc.get("deliveries") or {}) | {channel: delivery}}):
+            raise KeyError(f"no alert {alert_id}")
+
+    def undelivered_alerts(self, limit: int = 1000) -> list[dict[str, Any]]:
+        return self._find_alerts({"exists": {"field": "waiting"}}, "asc", limit)
 
     # --- crawl runs -------------------------------------------------------------
     def start_run(self, source: str, started_at: str) -> int:

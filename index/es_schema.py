@@ -19,7 +19,7 @@ from typing import Any
 from geo.gazetteer import fold
 
 SCHEMA_VERSION = 1
-KINDS = ("ads", "phones", "versions", "runs")
+KINDS = ("ads", "phones", "versions", "runs", "alerts")
 
 _WORDS = re.compile(r"[^\W_]+")
 
@@ -102,6 +102,11 @@ def mappings(kind: str, analyzer: str = "standard") -> dict[str, Any]:
                       "status": _KEYWORD, "pages": _INT, "new_ads": _INT, "updated_ads": _INT,
                       "removed_ads": _INT, "errors": _INT, "reason": {"type": "text", "index": False},
                       "stats": _OFF}
+    elif kind == "alerts":
+        properties = {"id": _KEYWORD, "key": _KEYWORD, "rule": _KEYWORD, "kind": _KEYWORD, "phone": _KEYWORD,
+                      "ad": _KEYWORD, "town": _KEYWORD, "road": _KEYWORD, "km": {"type": "float"},
+                      "created_at": _DATE, "details": _OFF, "deliveries": _OFF, "waiting": _KEYWORD,
+                      "acked_at": _DATE, "acked_by": _KEYWORD}
     else:
         raise ValueError(f"unknown index kind {kind!r}")
     # Unknown fields are kept in _source but not indexed: a newer crawler never breaks an older index.

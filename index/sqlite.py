@@ -19,7 +19,7 @@ from index.fts import to_fts
 from index.geo import great_circle_km
 from index.query import SearchQuery, SearchResult
 from index.sqlite_schema import LATEST, MIGRATIONS
-from index.store import STORED_AD_FIELDS, AdState, StoreUnavailable, WriteOutcome
+from index.store import ALERT_FIELDS, STORED_AD_FIELDS, AdState, StoreUnavailable, WriteOutcome, waiting_channels
 from index.timeutil import iso
 from index.trends import Counts, TrendQuery
 
@@ -142,6 +142,7 @@ class SqliteStore:
         with self._write_transaction():
             olds = self._old_rows([ad["id"] for ad in ads])
             pending = _Links()
+            numbers = sorted({e164 for ad in ads for e164 in ad.get("phones") or []})
             for ad in ads:
                 old = olds.get(ad["id"])
                 row = self._write_one(ad, old)
@@ -151,9 +152,19 @@ class SqliteStore:
                 # The same ad twice in one batch: the second sees the first as stored.
                 olds[ad["id"]] = {k: row[k] for k in ("content_hash", "version", "title", "text", "phones",
                                                        "first_seen_at")}
+            # Inside this write transaction no other writer can register a number: the ones
+            # missing from the registry now are new, and only to this batch.
+            fresh = set(numbers) - self._registered(numbers)
             self._write_links(pending)
             self._refresh_phone_counts(touched_phones)
-        return WriteOutcome(new, updated)
+        return WriteOutcome(new, updated, frozenset(fresh))
+
+    def _registered(self, numbers: list[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(numbers):
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self.db.execute(f"SELECT e164 FROM phones WHERE e164 IN ({marks})", chunk))
+        return found
 
     def _old_rows(self, ids: list[str]) -> dict[str, Any]:
         """The stored rows of these ads, in one query per 500 (not one per ad)."""
@@ -436,6 +447,73 @@ class SqliteStore:
             (e164,),
         )
         return [self._ad(r) for r in rows]
+
+    def phones_first_seen(self, since: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM phones WHERE first_seen_at >= ? ORDER BY first_seen_at, e164",
+                               (since,))
+        return [dict(r) | {"towns": json.loads(r["towns"])} for r in rows]
+
+    def phones_seen(self, since: str) -> list[str]:
+        rows = self.db.execute("SELECT DISTINCT p.e164 FROM ads a JOIN ad_phones p ON p.ad_id = a.id "
+                               "WHERE a.last_seen_at >= ? ORDER BY 1", (since,))
+        return [r[0] for r in rows]
+
+    # --- alerts -----------------------------------------------------------------
+    def add_alerts(self, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        added = []
+        with self._write_transaction():
+            for alert in alerts:
+                row = {name: alert.get(name) for name in ALERT_FIELDS}
+                deliveries = row["deliveries"] or {}
+                row.update(details=json.dumps(row["details"] or {}, ensure_ascii=False, default=str),
+                           deliveries=json.dumps(deliveries), undelivered=int(bool(waiting_channels(deliveries))))
+                columns = [*ALERT_FIELDS, "undelivered"]
+                cur = self.db.execute(
+                    f"INSERT INTO alerts ({', '.join(columns)}) VALUES ({', '.join(f':{c}' for c in columns)}) "
+                    "ON CONFLICT DO NOTHING", row)
+                if cur.rowcount:
+                    added.append(dict(alert))
+        return added
+
+    @staticmethod
+    def _alert(row: sqlite3.Row) -> dict[str, Any]:
+        alert = {name: row[name] for name in ALERT_FIELDS}
+        alert["details"] = json.loads(alert["details"] or "{}")
+        alert["deliveries"] = json.loads(alert["deliveries"] or "{}")
+        return alert
+
+    def alerts(self, since: str | None = None, rule: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM alerts WHERE 1 = 1", []
+        if since:
+            sql += " AND created_at >= ?"
+            params.append(since)
+        if rule:
+            sql += " AND rule = ?"
+            params.append(rule)
+        rows = self.db.execute(sql + " ORDER BY created_at DESC, id LIMIT ?", [*params, limit])
+        return [self._alert(r) for r in rows]
+
+    def get_alert(self, alert_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return self._alert(row) if row else None
+
+    def ack_alert(self, alert_id: str, by: str, at: str) -> bool:
+        with self._write_transaction():
+            cur = self.db.execute("UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ?", (at, by, alert_id))
+        return cur.rowcount > 0
+
+    def set_delivery(self, alert_id: str, channel: str, delivery: dict[str, Any]) -> None:
+        with self._write_transaction():
+            row = self.db.execute("SELECT deliveries FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no alert {alert_id}")
+            deliveries = json.loads(row[0] or "{}") | {channel: delivery}
+            self.db.execute("UPDATE alerts SET deliveries = ?, undelivered = ? WHERE id = ?",
+                            (json.dumps(deliveries), int(bool(waiting_channels(deliveries))), alert_id))
+
+    def undelivered_alerts(self, limit: int = 1000) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM alerts WHERE undelivered = 1 ORDER BY created_at, id LIMIT ?", (limit,))
+        return [self._alert(r) for r in rows]
 
     # --- crawl runs -------------------------------------------------------------
     def start_run(self, source: str, started_at: str) -> int:

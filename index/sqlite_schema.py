@@ -159,4 +159,33 @@ MIGRATIONS.append((
     """,
 ))
 
+MIGRATIONS.append((
+    6,
+    """
+    -- Alerts (alerts/): one row per rule, number and road (the key), whatever replays or
+    -- concurrent crawls raise it again. Deliveries per channel as JSON; "undelivered" is
+    -- set while any channel still waits, so "alerts deliver" finds them by index.
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        rule TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        ad TEXT,
+        town TEXT,
+        road TEXT,
+        km REAL,
+        created_at TEXT NOT NULL,
+        details TEXT NOT NULL DEFAULT '{}',
+        deliveries TEXT NOT NULL DEFAULT '{}',
+        undelivered INTEGER NOT NULL DEFAULT 0,
+        acked_at TEXT,
+        acked_by TEXT
+    );
+    CREATE INDEX alerts_created ON alerts(created_at);
+    CREATE INDEX alerts_undelivered ON alerts(undelivered) WHERE undelivered = 1;
+    CREATE INDEX ads_last_seen ON ads(last_seen_at);
+    """,
+))
+
 LATEST = MIGRATIONS[-1][0]

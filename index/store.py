@@ -23,6 +23,17 @@ STORED_AD_FIELDS: tuple[str, ...] = tuple((
 ).split())
 
 
+# An alert as stored (alerts/model.py builds them): its id is derived from its key, so a
+# replay or a second crawl raising the same alert finds it instead of adding another.
+ALERT_FIELDS: tuple[str, ...] = tuple(
+    "id key rule kind phone ad town road km created_at details deliveries acked_at acked_by".split())
+
+
+def waiting_channels(deliveries: dict[str, dict[str, Any]]) -> list[str]:
+    """Channels an alert has not reached yet (pending or failed)."""
+    return sorted(name for name, entry in deliveries.items() if entry.get("status") != "sent")
+
+
 class StoreUnavailable(RuntimeError):
     """The store cannot take writes now (locked, down, disk full): retry later, keep the data."""
 
@@ -38,6 +49,9 @@ class AdState:
 class WriteOutcome:
     new: int
     updated: int
+    # Numbers this write entered in the phone registry: decided atomically by the store, so
+    # of two concurrent writers exactly one sees a number as new.
+    new_phones: frozenset[str] = frozenset()
 
 
 class Store(Protocol):
@@ -74,6 +88,33 @@ class Store(Protocol):
     def phone_record(self, e164: str) -> dict[str, Any] | None: ...
 
     def phone_ads(self, e164: str) -> list[dict[str, Any]]: ...
+
+    def phones_first_seen(self, since: str) -> list[dict[str, Any]]:
+        """Registry entries of numbers first seen at or after ``since`` (alert replay)."""
+        ...
+
+    def phones_seen(self, since: str) -> list[str]:
+        """Numbers in ads seen at or after ``since`` (alert replay)."""
+        ...
+
+    # --- alerts (alerts/) ---------------------------------------------------------
+    def add_alerts(self, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Store alerts whose key is not stored yet; returns those added now."""
+        ...
+
+    def alerts(self, since: str | None = None, rule: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Newest first."""
+        ...
+
+    def get_alert(self, alert_id: str) -> dict[str, Any] | None: ...
+
+    def ack_alert(self, alert_id: str, by: str, at: str) -> bool: ...
+
+    def set_delivery(self, alert_id: str, channel: str, delivery: dict[str, Any]) -> None: ...
+
+    def undelivered_alerts(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Alerts some channel has not received yet, oldest first."""
+        ...
 
     def start_run(self, source: str, started_at: str) -> int: ...
 

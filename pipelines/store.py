@@ -5,17 +5,23 @@ put in the spool (beside the store: ``adwatch.spool/`` next to ``adwatch.db``) a
 replayed, in order, before the next batch and at the start of the next crawl. A record
 the store refuses for its content is set aside in ``rejected/`` with the reason, so one
 bad ad never blocks the others. Nothing is lost and the crawl goes on.
+
+Each written batch of ads goes through the alert rules (``alerts/engine.py``) right away.
+If the store cannot take the alerts, the batch and its new numbers are spooled as an
+"alertcheck" and evaluated again on replay.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
+from alerts.engine import AlertEngine
 from index import Store, store_for_crawler
 from index.open import spool_dir
 from index.spool import Batch, Spool
@@ -39,16 +45,18 @@ class Counts:
         self.values[key] = self.values.get(key, start) + count
 
 
-def flush_spool(store: Store, spool: Spool) -> tuple[bool, dict[str, int]]:
+def flush_spool(store: Store, spool: Spool, alerts: AlertEngine | None = None) -> tuple[bool, dict[str, int]]:
     """Replay the spool into the store now: (all replayed, counts)."""
     counts = Counts()
-    replayed = StorePipeline(store, counts, spool)._replay()
+    replayed = StorePipeline(store, counts, spool, alerts=alerts)._replay()
     return replayed and not spool.pending(), counts.values
 
 
 class StorePipeline:
-    def __init__(self, store: Store, stats: StatsCollector | Counter, spool: Spool, batch_size: int = 50) -> None:
+    def __init__(self, store: Store, stats: StatsCollector | Counter, spool: Spool, batch_size: int = 50,
+                 alerts: AlertEngine | None = None) -> None:
         self.store = store
+        self.alerts = alerts
         self.stats = stats
         self.spool = spool
         self.batch_size = max(1, batch_size)
@@ -58,14 +66,22 @@ class StorePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         assert crawler.stats is not None
-        return cls(store_for_crawler(crawler), crawler.stats, Spool(spool_dir(crawler.settings)),
-                   crawler.settings.getint("ADWATCH_STORE_BATCH_SIZE"))
+        store = store_for_crawler(crawler)
+        return cls(store, crawler.stats, Spool(spool_dir(crawler.settings)),
+                   crawler.settings.getint("ADWATCH_STORE_BATCH_SIZE"),
+                   AlertEngine.from_settings(crawler.settings, store))
 
     def open_spider(self) -> None:
         self._replay()
 
     def close_spider(self) -> None:
         self.flush()
+        if self.alerts is not None and self.alerts.dispatcher is not None:
+            try:  # earlier failed deliveries that are due: the crawl is the retry schedule
+                report = self.alerts.dispatcher.retry_waiting(patient=False)
+                self.stats.inc_value("adwatch/alerts/retried_sent", report.sent)
+            except Exception as exc:
+                logger.error("alerts: retrying deliveries failed: %s", exc)
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
@@ -83,8 +99,37 @@ class StorePipeline:
             outcome = self.store.write_ads(batch)
             self.stats.inc_value("adwatch/store/new", outcome.new)
             self.stats.inc_value("adwatch/store/updated", outcome.updated)
+            self.stats.inc_value("adwatch/store/new_phones", len(outcome.new_phones))
+            self._alert(batch, outcome.new_phones)
+        elif kind == "alertcheck":
+            for check in batch:
+                self._check(check["ads"], check["new_phones"])
         else:
             self.stats.inc_value("adwatch/store/touched", self.store.touch([(s["id"], s["seen_at"]) for s in batch]))
+
+    def _check(self, ads: Batch, new_phones: Iterable[str]) -> None:
+        if self.alerts is None:
+            logger.warning("alerts: a spooled alert check is dropped: alerts are turned off")
+            return
+        created = self.alerts.on_written(ads, new_phones)
+        self.stats.inc_value("adwatch/alerts/raised", len(created))
+
+    def _alert(self, ads: Batch, new_phones: frozenset[str]) -> None:
+        """Run the rules on a written batch. The ads are stored whatever happens here: a store
+        that is down spools the check for replay; any other failure is logged and left to
+        ``adwatch alerts evaluate``, never allowed to fail the write."""
+        if self.alerts is None:
+            return
+        try:
+            self._check(ads, new_phones)
+        except StoreUnavailable as exc:
+            self.spool.append("alertcheck", [{"ads": ads, "new_phones": sorted(new_phones)}])
+            self.stats.inc_value("adwatch/alerts/spooled")
+            logger.error("alerts: store unavailable (%s); the check of %d ads is spooled for retry", exc, len(ads))
+        except Exception as exc:
+            self.stats.inc_value("adwatch/alerts/error")
+            logger.error("alerts: evaluating %d ads failed (%s); run 'adwatch alerts evaluate' to catch up",
+                         len(ads), exc)
 
     def _apply(self, kind: str, batch: Batch) -> None:
         """Write a batch; if the data (not the store) is at fault, write what can be written.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from adwatch.demo_run import BASELINE_DAYS_AGO
 from index.sqlite import SqliteStore
 from tests.conftest import run_adwatch, run_json
 
@@ -105,3 +107,18 @@ def test_demo_runs_the_whole_pipeline(home: Path) -> None:
         assert expected in result.stdout
     stats = run_json("stats", home=home)
     assert stats["ads"] >= 300 and stats["towns"] >= 25 and stats["multi_town_phones"] >= 10
+    # Alerts: every rule raised at least one, and the file channel got each alert once.
+    alerts = [json.loads(line) for line in run_adwatch("alerts", "list", "--limit", "1000", "--json", home=home,
+                                                        check=True).stdout.splitlines()]
+    rules = {a["rule"] for a in alerts}
+    assert rules == {"new-near-highway", "travelling-number", "watched-towns"}
+    assert f"Alerts raised: {len(alerts)}" in result.stdout
+    delivered = [json.loads(line) for line in (home / "alerts.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(a["id"] for a in delivered) == sorted(a["id"] for a in alerts)
+    # The baseline crawl (the site as it was days ago) alerted on no new number: every new
+    # number comes from an ad posted after it.
+    cutoff = (datetime.now(UTC).date() - timedelta(days=BASELINE_DAYS_AGO)).isoformat()
+    firsts = [a["details"]["first_seen"][:10] for a in alerts if a["kind"] != "number_moves_along_highway"]
+    assert firsts and min(firsts) > cutoff
+    moving = [a for a in alerts if a["kind"] == "number_moves_along_highway"]
+    assert all(len(a["details"]["towns"]) >= 3 and a["details"]["direction"] for a in moving)

@@ -43,7 +43,7 @@ def test_indices_are_versioned_behind_aliases_from_templates(es_url: str, es_pre
     store = ElasticStore(es_url, prefix=es_prefix)
     aliases = store.es.indices.get_alias(index=f"{es_prefix}-*").body
     assert {name: sorted(info["aliases"]) for name, info in aliases.items()} == {
-        f"{es_prefix}-{kind}-v1": [f"{es_prefix}-{kind}"] for kind in ("ads", "phones", "versions", "runs")}
+        f"{es_prefix}-{kind}-v1": [f"{es_prefix}-{kind}"] for kind in ("ads", "phones", "versions", "runs", "alerts")}
     mapping = store.es.indices.get_mapping(index=f"{es_prefix}-ads").body[f"{es_prefix}-ads-v1"]["mappings"]
     fields = mapping["properties"]
     assert fields["phones"]["type"] == "keyword" and fields["town_names"]["type"] == "keyword"
@@ -206,3 +206,7 @@ def test_make_demo_style_run_against_elasticsearch(es_url: str, es_prefix: str, 
     result = run_adwatch("demo", "--no-serve", home=home, env=es_env(es_url, es_prefix), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "phone numbers" in result.stdout or "phones" in result.stdout
+    # The same alerts as on SQLite: the rules and the registry behave alike on both stores.
+    alerts = [json.loads(line) for line in run_adwatch("alerts", "list", "--limit", "1000", "--json", home=home,
+                                                        env=es_env(es_url, es_prefix), check=True).stdout.splitlines()]
+    assert {a["rule"] for a in alerts} == {"new-near-highway", "travelling-number", "watched-towns"}

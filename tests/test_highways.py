@@ -89,3 +89,32 @@ def test_cli_near_and_jsonl(home: Path) -> None:
     assert bad.returncode == 2 and "unknown E99" in bad.stderr
     listed = json.loads(run_adwatch("highways", "list", "--json", home=home, check=True).stdout)
     assert E_ROADS <= {r["road"] for r in listed} and all(r["km"] > 0 for r in listed)
+
+
+def test_distances_agree_with_the_reference_towns_as_the_issue_asks() -> None:
+    """tests/data/highway_reference.tsv: ≥ 90% within 5 km of the map, ≥ 95% the same
+    "within 10 km" verdict, over the towns that are not waypoints themselves."""
+    import csv
+
+    import yaml
+
+    from geo.gazetteer import fold
+    from geo.highways import DATA
+
+    waypoints = {w for ws in yaml.safe_load(DATA.read_text(encoding="utf-8"))["roads"].values()
+                 for w in ws if isinstance(w, str)}
+    lines = (ROOT / "tests" / "data" / "highway_reference.tsv").read_text(encoding="utf-8").splitlines()
+    rows = list(csv.reader((line for line in lines if not line.startswith("#")), delimiter="\t"))
+    checked = close = same_verdict = 0
+    for town, county, road_names, km, _ in rows:
+        if town in waypoints:
+            continue
+        place = next(t for t in gazetteer("SE").candidates(fold(town)) if t.county == county)
+        found = nearest(place.lat, place.lon)
+        assert found is not None
+        checked += 1
+        close += abs(found.km - float(km)) <= 5 and found.road in road_names.split(",")
+        same_verdict += (found.km <= 10) == (float(km) <= 10)
+    assert checked >= 60
+    assert close / checked >= 0.90, (close, checked)
+    assert same_verdict / checked >= 0.95, (same_verdict, checked)

@@ -120,6 +120,7 @@ def test_first_seen_is_decided_once_under_concurrent_writers(store_factory: Fact
     store_factory().refresh()  # the store exists before the writers race
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
+    called_new: list[str] = []  # every number some writer's write reported as new
 
     def writer(n: int) -> None:
         db = store_factory()
@@ -127,8 +128,9 @@ def test_first_seen_is_decided_once_under_concurrent_writers(store_factory: Fact
         try:
             for k in range(10):
                 seen = f"2026-11-0{n + 1}T00:00:00Z"
-                db.write_ads([ad(n * 100 + k, phones=[f"+4670174{605 + k:04d}"], town=f"T{n}",
-                                 first_seen_at=seen, last_seen_at=seen)])
+                outcome = db.write_ads([ad(n * 100 + k, phones=[f"+4670174{605 + k:04d}"], town=f"T{n}",
+                                           first_seen_at=seen, last_seen_at=seen)])
+                called_new.extend(outcome.new_phones)
         except BaseException as exc:  # noqa: BLE001  (reported below, in the test's thread)
             errors.append(exc)
 
@@ -138,6 +140,8 @@ def test_first_seen_is_decided_once_under_concurrent_writers(store_factory: Fact
     for thread in threads:
         thread.join()
     assert errors == []
+    # Exactly one writer was told each number is new (what alerts rely on), however they raced.
+    assert sorted(called_new) == [f"+4670174{605 + k:04d}" for k in range(10)]
     db = store_factory()
     for k in range(10):
         record = db.phone_record(f"+4670174{605 + k:04d}")
@@ -376,3 +380,60 @@ def test_ads_missing_from_complete_crawls_are_removed_and_come_back(store: Store
     store.refresh()
     assert store.get_ad("s:4")["removed_at"] is None  # type: ignore[index]  # listed again: present
     assert store.get_ad("s:3")["removed_at"] == "2026-11-23T00:00:00Z"  # type: ignore[index]
+
+
+def test_new_phones_are_the_numbers_a_write_registered(store: Store) -> None:
+    first = store.write_ads([ad(1, phones=["+46701740601", "+46701740602"]), ad(2, phones=["+46701740602"])])
+    assert first.new_phones == {"+46701740601", "+46701740602"}
+    again = store.write_ads([ad(1, phones=["+46701740601", "+46701740602"], content_hash="changed"),
+                             ad(3, phones=["+46701740603", "+46701740601"])])
+    assert again.new_phones == {"+46701740603"}  # a re-crawl or a known number is never new again
+    assert store.write_ads([ad(4)]).new_phones == frozenset()
+
+
+def _alert(n: int, rule: str = "r", created: str = "2026-11-20T10:00:00Z") -> dict[str, Any]:
+    from alerts.model import alert_id
+
+    key = f"{rule}|+4670174060{n}||"
+    return {"id": alert_id(key), "key": key, "rule": rule, "kind": "new_number_in_town",
+            "phone": f"+4670174060{n}", "ad": f"s:{n}", "town": "Gävle", "road": "E4", "km": 0.0,
+            "created_at": created, "details": {"towns": [{"town": "Gävle"}]},
+            "deliveries": {"log": {"status": "pending", "attempts": 0}}, "acked_at": None, "acked_by": None}
+
+
+def test_alerts_are_stored_once_per_key_acked_and_delivered(store: Store) -> None:
+    added = store.add_alerts([_alert(1), _alert(2, rule="q", created="2026-11-21T10:00:00Z")])
+    assert [a["id"] for a in added] == [_alert(1)["id"], _alert(2, rule="q")["id"]]
+    # The same alert again (a replay, a second crawl): nothing is added.
+    assert store.add_alerts([_alert(1, created="2026-11-22T00:00:00Z")]) == []
+    listed = store.alerts()
+    assert [a["rule"] for a in listed] == ["q", "r"]  # newest first
+    assert listed[1] == _alert(1)  # every field comes back as written
+    assert [a["rule"] for a in store.alerts(rule="r")] == ["r"]
+    assert [a["rule"] for a in store.alerts(since="2026-11-21T00:00:00Z")] == ["q"]
+
+    one = _alert(1)["id"]
+    assert store.ack_alert(one, "analyst", "2026-11-23T08:00:00Z") is True
+    assert store.ack_alert("000000000000", "analyst", "2026-11-23T08:00:00Z") is False
+    acked = store.get_alert(one)
+    assert acked is not None and (acked["acked_by"], acked["acked_at"]) == ("analyst", "2026-11-23T08:00:00Z")
+
+    assert {a["id"] for a in store.undelivered_alerts()} == {one, _alert(2, rule="q")["id"]}
+    store.set_delivery(one, "log", {"status": "failed", "attempts": 1, "last_error": "down"})
+    assert one in {a["id"] for a in store.undelivered_alerts()}
+    store.set_delivery(one, "log", {"status": "sent", "attempts": 2})
+    assert [a["id"] for a in store.undelivered_alerts()] == [_alert(2, rule="q")["id"]]
+    assert store.get_alert(one)["deliveries"] == {"log": {"status": "sent", "attempts": 2}}  # type: ignore[index]
+    with pytest.raises(KeyError):
+        store.set_delivery("000000000000", "log", {"status": "sent"})
+
+
+def test_registry_and_sightings_since(store: Store) -> None:
+    store.write_ads([ad(1, phones=["+46701740601"], first_seen_at="2026-11-01T00:00:00Z",
+                        last_seen_at="2026-11-02T00:00:00Z"),
+                     ad(2, phones=["+46701740602"], first_seen_at="2026-11-10T00:00:00Z",
+                        last_seen_at="2026-11-12T00:00:00Z")])
+    store.refresh()
+    assert [e["e164"] for e in store.phones_first_seen("2026-11-05T00:00:00Z")] == ["+46701740602"]
+    assert store.phones_seen("2026-11-05T00:00:00Z") == ["+46701740602"]
+    assert store.phones_seen("2026-11-01T00:00:00Z") == ["+46701740601", "+46701740602"]

@@ -48,6 +48,8 @@ class DemoSite:
         # The site's clock: None shows every ad; a day shows only the ads posted by then and
         # not yet expired, so stepping it day by day makes ads appear, leave, and travel.
         self.today: date | None = None
+        # Or: every ad posted up to this day, none later (a crawl "a few days ago").
+        self.until: date | None = None
         self.ads: list[DemoAd] = generate_ads(seed=seed, count=count, anchor=self.anchor)
         self.year = self.anchor.year  # for the "© YEAR" footers
         self.hits: Counter[str] = Counter()
@@ -122,12 +124,18 @@ class DemoSite:
     def set_today(self, day: date | None) -> None:
         self.today = day
 
+    def show_until(self, day: date | None) -> None:
+        """Show every ad posted up to ``day`` and none after (None: all): the site as it was."""
+        self.until = day
+
     @staticmethod
     def lifetime_days(ad: DemoAd) -> int:
         """How long an ad stays up: 5 to 30 days, fixed per ad."""
         return 5 + (ad.site_id * 7919) % 26
 
     def visible(self, ad: DemoAd) -> bool:
+        if self.until is not None and ad.posted_at.date() > self.until:
+            return False
         if self.today is None:
             return True
         posted = ad.posted_at.date()
@@ -136,7 +144,7 @@ class DemoSite:
     def listed(self, which: str) -> list[DemoAd]:
         """The ads a listing shows today, newest first."""
         ads = self.ads_a if which == SITE_A else self.ads_b
-        return ads if self.today is None else [a for a in ads if self.visible(a)]
+        return ads if self.today is None and self.until is None else [a for a in ads if self.visible(a)]
 
 
 class _Server(ThreadingHTTPServer):

@@ -1,0 +1,187 @@
+"""Run the alert rules: on each batch the store stage writes (real time), or over a past
+period (``adwatch alerts evaluate --since 30d``). Both store alerts once per key, so a
+replay never duplicates what real time raised, and then deliver them.
+
+"New" comes from the store: the numbers its write entered in the phone registry
+(``WriteOutcome.new_phones``), decided atomically there. A source's first crawl is its
+baseline when ``new_numbers.baseline_first_crawl`` is on: every number is new to an empty
+index, and alerting on all of them would bury the ones that matter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alerts import rules
+from alerts.delivery import DeliveryReport, Dispatcher
+from alerts.model import with_channels
+from alerts.notifiers import build_notifiers
+from config.alerts_schema import (
+    AlertsConfig,
+    NewNumberInTown,
+    NewNumberNearHighway,
+    NumberMovesAlongHighway,
+    load_alerts,
+)
+from config.source_schema import SourceProblem
+from geo.gazetteer import gazetteer
+from geo.highways import Road, roads
+from index.store import Store
+
+logger = logging.getLogger(__name__)
+_FINISHED = ("ok", "partial")
+
+
+def load_config(path: str | Path, highways: str | None = None) -> tuple[AlertsConfig, list[SourceProblem]]:
+    """The alerts file, checked against the roads, towns and counties adwatch knows."""
+    places = gazetteer("SE")
+    return load_alerts(path, roads=set(roads(highways)), towns={t.name for t in places.towns},
+                       counties={t.county for t in places.towns if t.county})
+
+
+def _moment(value: str) -> datetime:
+    return rules._moment(value)
+
+
+class AlertEngine:
+    def __init__(self, config: AlertsConfig, store: Store, road_map: dict[str, Road],
+                 dispatcher: Dispatcher | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.roads = road_map
+        self.dispatcher = dispatcher
+        self._baselines: dict[str, bool] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Any, store: Store) -> AlertEngine | None:
+        """None when there is no alerts file or no enabled rule; problems are logged, one line each."""
+        path = Path(str(settings.get("ADWATCH_ALERTS") or ""))
+        if not settings.get("ADWATCH_ALERTS") or not path.is_file():
+            return None
+        highways = settings.get("ADWATCH_HIGHWAYS") or None
+        config, problems = load_config(path, highways)
+        notifiers, more = build_notifiers(config, home=Path(str(settings.get("ADWATCH_HOME") or "data")),
+                                          config_file=path)
+        for problem in problems + more:
+            logger.error("alerts: %s", problem)
+        if not config.active_rules():
+            return None
+        return cls(config, store, roads(highways), Dispatcher(store, notifiers, config))
+
+    # --- when is a number new -------------------------------------------------------
+    def in_baseline(self, source: str | None, before: str | None = None) -> bool:
+        """Whether ``source`` had not finished a crawl yet (before ``before``, if given)."""
+        if not self.config.new_numbers.baseline_first_crawl or not source:
+            return False
+        if before is None and source in self._baselines:
+            return self._baselines[source]
+        finished = [r for r in self.store.runs(source, limit=1000)
+                    if r.get("status") in _FINISHED and r.get("finished_at")
+                    and (before is None or str(r["finished_at"]) <= before)]
+        answer = not finished
+        if before is None:
+            self._baselines[source] = answer  # for this crawl: its own run is not finished yet
+        return answer
+
+    def _returns(self, ads: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+        """Ads with which a number came back after more than the look-back unseen: (ad, day)."""
+        days = self.config.new_numbers.lookback_days
+        if not days:
+            return []
+        gap = timedelta(days=days)
+        ordered = sorted((ad for ad in ads if ad.get("first_seen_at")), key=lambda a: (a["first_seen_at"], a["id"]))
+        found, last = [], None
+        for ad in ordered:
+            first = _moment(ad["first_seen_at"])
+            if last is not None and first - last > gap:
+                found.append((ad, ad["first_seen_at"][:10]))
+            seen = _moment(ad.get("last_seen_at") or ad["first_seen_at"])
+            last = seen if last is None else max(last, seen)
+        return found
+
+    # --- rules ------------------------------------------------------------------------
+    def _new_number(self, phone: str, ad: dict[str, Any], episode: str | None = None) -> list[dict[str, Any]]:
+        found = []
+        for name, rule in self.config.active_rules().items():
+            record = None
+            if isinstance(rule, NewNumberNearHighway):
+                record = rules.new_number_near_highway(name, rule, phone, ad, self.roads, episode)
+            elif isinstance(rule, NewNumberInTown):
+                record = rules.new_number_in_town(name, rule, phone, ad, episode)
+            if record is not None:
+                found.append(record)
+        return found
+
+    def _moves(self, phone: str, ads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        found = []
+        for name, rule in self.config.active_rules().items():
+            if isinstance(rule, NumberMovesAlongHighway):
+                found += rules.number_moves_along_highway(name, rule, phone, ads, self.roads)
+        return found
+
+    def _needs_history(self) -> bool:
+        return bool(self.config.new_numbers.lookback_days) or any(
+            isinstance(r, NumberMovesAlongHighway) for r in self.config.active_rules().values())
+
+    def evaluate_written(self, ads: Sequence[dict[str, Any]], new_phones: Iterable[str]) -> list[dict[str, Any]]:
+        """Alerts raised by one written batch (``new_phones``: what the write registered)."""
+        fresh = set(new_phones)
+        firsts: dict[str, dict[str, Any]] = {}
+        for ad in ads:
+            for phone in ad.get("phones") or []:
+                if phone not in firsts or rules.seen_at(ad) < rules.seen_at(firsts[phone]):
+                    firsts[phone] = ad
+        found: list[dict[str, Any]] = []
+        for phone in sorted(fresh & set(firsts)):
+            if not self.in_baseline(firsts[phone].get("source")):
+                found += self._new_number(phone, firsts[phone])
+        if self._needs_history():
+            batch = {ad["id"]: ad for ad in ads}
+            for phone in sorted(firsts):
+                # The store may not show this batch to searches yet (Elasticsearch): add it.
+                history = {ad["id"]: ad for ad in self.store.phone_ads(phone)} | {
+                    i: ad for i, ad in batch.items() if phone in (ad.get("phones") or [])}
+                every = list(history.values())
+                if phone not in fresh:
+                    for ad, day in self._returns(every):
+                        if ad["id"] in batch and not self.in_baseline(ad.get("source")):
+                            found += self._new_number(phone, ad, episode=day)
+                found += self._moves(phone, every)
+        return found
+
+    def evaluate_since(self, since: str) -> list[dict[str, Any]]:
+        """Every alert the rules raise for numbers first seen, or seen, since then."""
+        found: list[dict[str, Any]] = []
+        for entry in self.store.phones_first_seen(since):
+            ad = self.store.get_ad(entry["first_ad"]) if entry.get("first_ad") else None
+            if ad is not None and not self.in_baseline(ad.get("source"), before=entry["first_seen_at"]):
+                found += self._new_number(entry["e164"], ad)
+        if self._needs_history():
+            for phone in self.store.phones_seen(since):
+                history = self.store.phone_ads(phone)
+                for ad, day in self._returns(history):
+                    if day >= since[:10] and not self.in_baseline(ad.get("source"), before=ad["first_seen_at"]):
+                        found += self._new_number(phone, ad, episode=day)
+                found += self._moves(phone, history)
+        return found
+
+    # --- storing and sending -------------------------------------------------------
+    def store_alerts(self, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Store the ones not stored before (by key), each waiting for its rule's channels."""
+        unique = list({record["key"]: record for record in found}.values())
+        return self.store.add_alerts([with_channels(r, self.config.channels_of(r["rule"])) for r in unique])
+
+    def deliver(self, records: list[dict[str, Any]], *, patient: bool) -> DeliveryReport:
+        if self.dispatcher is None or not records:
+            return DeliveryReport()
+        return self.dispatcher.deliver(records, patient=patient)
+
+    def on_written(self, ads: Sequence[dict[str, Any]], new_phones: Iterable[str]) -> list[dict[str, Any]]:
+        """Real time: evaluate, store, and send at once (one attempt; failures wait for a retry)."""
+        created = self.store_alerts(self.evaluate_written(ads, new_phones))
+        self.deliver(created, patient=False)
+        return created

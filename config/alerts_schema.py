@@ -1,0 +1,248 @@
+"""``config/alerts.yaml``: alert rules and the channels alerts go to. Validated like the source files.
+
+    new_numbers:
+      baseline_first_crawl: true    # a source's first crawl registers numbers without alerting
+      lookback_days: 365            # a number unseen this long counts as new again (null: never)
+    rules:
+      e4-corridor:
+        type: new_number_near_highway
+        max_km: 5
+        roads: [E4, E6]             # optional; also towns, counties, min_score
+      travelling:
+        type: number_moves_along_highway
+        min_towns: 3
+        within_days: 14
+        max_km: 10
+      watched-towns:
+        type: new_number_in_town
+        towns: [Jönköping, Skövde]
+    channels:
+      log: {type: log}
+      file: {type: file, path: alerts.jsonl}            # relative: inside ADWATCH_HOME
+      soc: {type: webhook, url: "https://…", secret_file: /etc/adwatch/webhook.secret}
+      desk: {type: email, host: smtp.example.org, port: 587, starttls: true, sender: …, to: [...]}
+
+``load_alerts`` never raises: it returns the config of the good entries and one
+``SourceProblem`` (file, field, reason) per problem; a bad rule or channel is left out,
+the rest work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+
+from config.source_schema import SourceProblem
+from geo.gazetteer import fold
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Rule(_Strict):
+    enabled: bool = True
+    channels: list[str] | None = None  # None: every channel
+
+
+class NewNumberNearHighway(_Rule):
+    type: Literal["new_number_near_highway"]
+    max_km: float = Field(default=10.0, gt=0, le=500)
+    roads: list[str] = []
+    towns: list[str] = []
+    counties: list[str] = []
+    min_score: float = Field(default=0.0, ge=0)
+
+
+class NumberMovesAlongHighway(_Rule):
+    type: Literal["number_moves_along_highway"]
+    min_towns: int = Field(default=3, ge=2, le=50)
+    within_days: float = Field(default=14, gt=0, le=366)
+    max_km: float = Field(default=10.0, gt=0, le=500)
+    roads: list[str] = []
+
+
+class NewNumberInTown(_Rule):
+    type: Literal["new_number_in_town"]
+    towns: list[str] = Field(min_length=1)
+    min_score: float = Field(default=0.0, ge=0)
+
+
+Rule = Annotated[NewNumberNearHighway | NumberMovesAlongHighway | NewNumberInTown, Field(discriminator="type")]
+
+
+class LogChannel(_Strict):
+    type: Literal["log"]
+
+
+class FileChannel(_Strict):
+    type: Literal["file"]
+    path: str = "alerts.jsonl"
+
+
+class WebhookChannel(_Strict):
+    type: Literal["webhook"]
+    url: str
+    secret: str | None = None       # prefer secret_file: a config file is often readable by many
+    secret_file: str | None = None
+    timeout: float = Field(default=5.0, gt=0, le=120)
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff: float = Field(default=1.0, ge=0, le=60)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> WebhookChannel:
+        if self.secret and self.secret_file:
+            raise ValueError("give secret or secret_file, not both")
+        return self
+
+
+class EmailChannel(_Strict):
+    type: Literal["email"]
+    host: str
+    port: int = Field(default=25, gt=0, lt=65536)
+    starttls: bool = False
+    username: str | None = None
+    password_file: str | None = None
+    sender: str
+    to: list[str] = Field(min_length=1)
+    timeout: float = Field(default=10.0, gt=0, le=120)
+    retries: int = Field(default=2, ge=0, le=10)
+    backoff: float = Field(default=1.0, ge=0, le=60)
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if "@" not in address:
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return value
+
+
+Channel = Annotated[LogChannel | FileChannel | WebhookChannel | EmailChannel, Field(discriminator="type")]
+
+
+class NewNumbers(_Strict):
+    baseline_first_crawl: bool = True
+    lookback_days: float | None = Field(default=None, gt=0)
+
+
+class AlertsConfig(_Strict):
+    new_numbers: NewNumbers = NewNumbers()
+    rules: dict[str, Rule] = {}
+    channels: dict[str, Channel] = {}
+
+    def active_rules(self) -> dict[str, NewNumberNearHighway | NumberMovesAlongHighway | NewNumberInTown]:
+        return {name: rule for name, rule in self.rules.items() if rule.enabled}
+
+    def channels_of(self, rule: str) -> list[str]:
+        wanted = self.rules[rule].channels
+        return sorted(self.channels) if wanted is None else [c for c in wanted if c in self.channels]
+
+
+_RULE: TypeAdapter[Any] = TypeAdapter(Rule)
+_CHANNEL: TypeAdapter[Any] = TypeAdapter(Channel)
+
+
+def _problems(file: str, prefix: list[str], exc: ValidationError) -> list[SourceProblem]:
+    out = []
+    for err in exc.errors():
+        # Drop the union tag pydantic puts in the path ("new_number_in_town") — it is not a field.
+        loc = [str(p) for p in err["loc"]]
+        if len(loc) > 0 and loc[0] in _TAGS:
+            loc = loc[1:]
+        reason = err["msg"].removeprefix("Value error, ")
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = ["type"]
+            expected = err.get("ctx", {}).get("expected_tags") or ", ".join(sorted(_TAGS))
+            reason = f"{'unknown' if err['type'] == 'union_tag_invalid' else 'missing'}: one of {expected}"
+        out.append(SourceProblem(file, ".".join(prefix + loc) or "(file)", reason))
+    return out
+
+
+_TAGS = {"new_number_near_highway", "number_moves_along_highway", "new_number_in_town", "log", "file", "webhook",
+         "email"}
+
+
+def _known(values: list[str], known: set[str] | None, what: str, folded: bool = False) -> str | None:
+    if known is None:
+        return None
+    missing = [v for v in values if (fold(v) if folded else v) not in known]
+    return f"no such {what}: {', '.join(missing)}" if missing else None
+
+
+def load_alerts(path: str | Path, *, roads: set[str] | None = None, towns: set[str] | None = None,
+                counties: set[str] | None = None) -> tuple[AlertsConfig, list[SourceProblem]]:
+    """Read and check the file; ``roads``/``towns``/``counties`` (when given) are the names
+    rules may use, so a typo in a town is an error now, not a rule that never fires. Towns
+    and counties compare folded ("jonkoping" is Jönköping), as the rules do."""
+    towns = {fold(t) for t in towns} if towns is not None else None
+    counties = {fold(c) for c in counties} if counties is not None else None
+    file = Path(path)
+    name = str(file)
+    try:
+        raw: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return AlertsConfig(), [SourceProblem(name, "(file)", "no such file")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return AlertsConfig(), [SourceProblem(name, "(file)", f"cannot read: {exc}")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        return AlertsConfig(), [SourceProblem(name, where, f"invalid YAML: {getattr(exc, 'problem', exc)}")]
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        return AlertsConfig(), [SourceProblem(name, "(file)", "must be a mapping with 'rules' and 'channels'")]
+    problems: list[SourceProblem] = []
+    unknown = set(raw) - {"new_numbers", "rules", "channels"}
+    problems += [SourceProblem(name, key, "unknown section (new_numbers, rules, channels)") for key in sorted(unknown)]
+
+    new_numbers = NewNumbers()
+    try:
+        new_numbers = NewNumbers.model_validate(raw.get("new_numbers") or {})
+    except ValidationError as exc:
+        problems += _problems(name, ["new_numbers"], exc)
+
+    channels: dict[str, Any] = {}
+    for key, entry in _section(raw, "channels", name, problems).items():
+        try:
+            channels[str(key)] = _CHANNEL.validate_python(entry or {})
+        except ValidationError as exc:
+            problems += _problems(name, ["channels", str(key)], exc)
+
+    rules: dict[str, Any] = {}
+    for key, entry in _section(raw, "rules", name, problems).items():
+        where = f"rules.{key}"
+        try:
+            rule = _RULE.validate_python(entry or {})
+        except ValidationError as exc:
+            problems += _problems(name, ["rules", str(key)], exc)
+            continue
+        checks = [("roads", _known(getattr(rule, "roads", []), roads, "road")),
+                  ("towns", _known(getattr(rule, "towns", []), towns, "town in the gazetteer", folded=True)),
+                  ("counties", _known(getattr(rule, "counties", []), counties, "county", folded=True)),
+                  ("channels", _known(rule.channels or [], set(channels), "channel"))]
+        bad = [(field, reason) for field, reason in checks if reason]
+        if bad:
+            problems += [SourceProblem(name, f"{where}.{field}", reason) for field, reason in bad]
+            continue
+        rules[str(key)] = rule
+    return AlertsConfig(new_numbers=new_numbers, rules=rules, channels=channels), problems
+
+
+def _section(raw: dict[str, Any], key: str, file: str, problems: list[SourceProblem]) -> dict[str, Any]:
+    value = raw.get(key) or {}
+    if not isinstance(value, dict):
+        problems.append(SourceProblem(file, key, "must map names to entries"))
+        return {}
+    return value
