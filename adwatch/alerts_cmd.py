@@ -144,7 +144,7 @@ def list_alerts(
     as_json: JsonOpt = False,
 ) -> None:
     """Alerts, newest first."""
-    store = _store(readonly=True)
+    store = _store()  # writable: an index from before alerts existed gets their table first
     try:
         found = store.alerts(since=_since(since), rule=rule, limit=limit)
     finally:

@@ -20,7 +20,7 @@ from typing import Any
 from alerts.notifiers import DeliveryFailed, Notifier
 from config.alerts_schema import AlertsConfig
 from index.store import Store, StoreUnavailable
-from index.timeutil import iso, now_iso, parse_iso, utcnow
+from index.timeutil import iso, now_iso, utcnow
 
 logger = logging.getLogger(__name__)
 MAX_DELAY = timedelta(hours=1)
@@ -102,10 +102,26 @@ class Dispatcher:
                     logger.error("alerts: could not record delivery of %s to %s: %s", alert["id"], channel, exc)
         return report
 
-    def retry_waiting(self, *, patient: bool = True, due_only: bool = True) -> DeliveryReport:
-        return self.deliver(self.store.undelivered_alerts(), patient=patient, due_only=due_only)
-
-
-def is_due(entry: dict[str, Any]) -> bool:
-    when = entry.get("next_attempt_at")
-    return not when or parse_iso(when) <= utcnow()
+    def retry_waiting(self, *, patient: bool = True, due_only: bool = True, page: int = 500) -> DeliveryReport:
+        """Every alert still waiting for a channel, page by page (so old ones that wait for a
+        channel no longer configured cannot hide newer ones)."""
+        total = DeliveryReport()
+        unknown: dict[str, int] = {}
+        after: tuple[str, str] | None = None
+        while True:
+            batch = self.store.undelivered_alerts(limit=page, after=after)
+            if not batch:
+                break
+            for alert in batch:
+                for channel, entry in (alert.get("deliveries") or {}).items():
+                    if entry.get("status") != "sent" and channel not in self.notifiers:
+                        unknown[channel] = unknown.get(channel, 0) + 1
+            report = self.deliver(batch, patient=patient, due_only=due_only)
+            total.sent += report.sent
+            total.failed += report.failed
+            total.waiting += report.waiting
+            total.errors += report.errors
+            after = (str(batch[-1]["created_at"]), str(batch[-1]["id"]))
+        total.errors += [f"{channel}: not in the alerts file; {n} alerts wait for it (add it back to send them)"
+                         for channel, n in sorted(unknown.items())]
+        return total

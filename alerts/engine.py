@@ -43,8 +43,12 @@ def load_config(path: str | Path, highways: str | None = None) -> tuple[AlertsCo
                        counties={t.county for t in places.towns if t.county})
 
 
-def _moment(value: str) -> datetime:
-    return rules._moment(value)
+def _readable(value: str | None) -> datetime | None:
+    """A stored timestamp, or None if it cannot be read (one bad ad must not stop the rules)."""
+    try:
+        return rules._moment(value) if value else None
+    except ValueError:
+        return None
 
 
 class AlertEngine:
@@ -54,7 +58,7 @@ class AlertEngine:
         self.store = store
         self.roads = road_map
         self.dispatcher = dispatcher
-        self._baselines: dict[str, bool] = {}
+        self._baselines: dict[str, str | None] = {}  # source → when its first crawl finished
 
     @classmethod
     def from_settings(cls, settings: Any, store: Store) -> AlertEngine | None:
@@ -73,19 +77,17 @@ class AlertEngine:
         return cls(config, store, roads(highways), Dispatcher(store, notifiers, config))
 
     # --- when is a number new -------------------------------------------------------
-    def in_baseline(self, source: str | None, before: str | None = None) -> bool:
-        """Whether ``source`` had not finished a crawl yet (before ``before``, if given)."""
+    def in_baseline(self, source: str | None, seen: str | None) -> bool:
+        """Whether a sighting at ``seen`` came in ``source``'s first crawl: no crawl of it had
+        finished (ok or partial) before. Real time and replay ask the same question, so a
+        spooled batch of a first crawl replayed days later stays in its baseline."""
         if not self.config.new_numbers.baseline_first_crawl or not source:
             return False
-        if before is None and source in self._baselines:
-            return self._baselines[source]
-        finished = [r for r in self.store.runs(source, limit=1000)
-                    if r.get("status") in _FINISHED and r.get("finished_at")
-                    and (before is None or str(r["finished_at"]) <= before)]
-        answer = not finished
-        if before is None:
-            self._baselines[source] = answer  # for this crawl: its own run is not finished yet
-        return answer
+        if source not in self._baselines:
+            self._baselines[source] = self.store.first_finished_run(source)
+        end = self._baselines[source]
+        # strictly before: the ads of a crawl are stamped up to the second it finishes
+        return end is None or not seen or not end < seen
 
     def _returns(self, ads: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
         """Ads with which a number came back after more than the look-back unseen: (ad, day)."""
@@ -93,13 +95,14 @@ class AlertEngine:
         if not days:
             return []
         gap = timedelta(days=days)
-        ordered = sorted((ad for ad in ads if ad.get("first_seen_at")), key=lambda a: (a["first_seen_at"], a["id"]))
-        found, last = [], None
-        for ad in ordered:
-            first = _moment(ad["first_seen_at"])
+        dated = [(first, _readable(ad.get("last_seen_at")) or first, ad) for ad in ads
+                 if (first := _readable(ad.get("first_seen_at"))) is not None]
+        dated.sort(key=lambda d: (d[0], d[2]["id"]))
+        found: list[tuple[dict[str, Any], str]] = []
+        last: datetime | None = None
+        for first, seen, ad in dated:
             if last is not None and first - last > gap:
                 found.append((ad, ad["first_seen_at"][:10]))
-            seen = _moment(ad.get("last_seen_at") or ad["first_seen_at"])
             last = seen if last is None else max(last, seen)
         return found
 
@@ -131,15 +134,18 @@ class AlertEngine:
         """Alerts raised by one written batch (``new_phones``: what the write registered)."""
         fresh = set(new_phones)
         firsts: dict[str, dict[str, Any]] = {}
-        for ad in ads:
+        for ad in ads:  # the registry's choice: the earliest first sighting, the batch's order on ties
             for phone in ad.get("phones") or []:
-                if phone not in firsts or rules.seen_at(ad) < rules.seen_at(firsts[phone]):
+                if phone not in firsts or str(ad.get("first_seen_at") or "") < str(firsts[phone].get("first_seen_at")
+                                                                                    or ""):
                     firsts[phone] = ad
         found: list[dict[str, Any]] = []
         for phone in sorted(fresh & set(firsts)):
-            if not self.in_baseline(firsts[phone].get("source")):
-                found += self._new_number(phone, firsts[phone])
-        if self._needs_history():
+            first = firsts[phone]  # when this crawl saw it: a number an edit added is new at the edit
+            if not self.in_baseline(first.get("source"), first.get("last_seen_at") or first.get("first_seen_at")):
+                found += self._new_number(phone, first)
+        if self._needs_history() and firsts:
+            self.store.refresh()  # Elasticsearch: the batches of the last second, visible to phone_ads
             batch = {ad["id"]: ad for ad in ads}
             for phone in sorted(firsts):
                 # The store may not show this batch to searches yet (Elasticsearch): add it.
@@ -148,7 +154,7 @@ class AlertEngine:
                 every = list(history.values())
                 if phone not in fresh:
                     for ad, day in self._returns(every):
-                        if ad["id"] in batch and not self.in_baseline(ad.get("source")):
+                        if ad["id"] in batch and not self.in_baseline(ad.get("source"), ad.get("first_seen_at")):
                             found += self._new_number(phone, ad, episode=day)
                 found += self._moves(phone, every)
         return found
@@ -158,13 +164,13 @@ class AlertEngine:
         found: list[dict[str, Any]] = []
         for entry in self.store.phones_first_seen(since):
             ad = self.store.get_ad(entry["first_ad"]) if entry.get("first_ad") else None
-            if ad is not None and not self.in_baseline(ad.get("source"), before=entry["first_seen_at"]):
+            if ad is not None and not self.in_baseline(ad.get("source"), entry["first_seen_at"]):
                 found += self._new_number(entry["e164"], ad)
         if self._needs_history():
             for phone in self.store.phones_seen(since):
                 history = self.store.phone_ads(phone)
                 for ad, day in self._returns(history):
-                    if day >= since[:10] and not self.in_baseline(ad.get("source"), before=ad["first_seen_at"]):
+                    if day >= since[:10] and not self.in_baseline(ad.get("source"), ad["first_seen_at"]):
                         found += self._new_number(phone, ad, episode=day)
                 found += self._moves(phone, history)
         return found

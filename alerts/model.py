@@ -16,7 +16,7 @@ def alert_key(rule: str, phone: str, extra: str | None = None, episode: str | No
 
 def alert_id(key: str) -> str:
     """Short, stable and the same in every store: a replay finds the alert it raised before."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]  # 64 bits: no clash in any realistic count
 
 
 def alert(rule: str, kind: str, phone: str, ad: dict[str, Any], *, town: str | None, road: str | None,

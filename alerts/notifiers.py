@@ -72,6 +72,17 @@ def signature(secret: bytes, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect would turn the POST into a GET without the alert and carry the signature
+    to another host: it is a failed delivery, to be fixed in the config."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+        raise DeliveryFailed(f"{req.full_url}: HTTP {code} redirect to {newurl} (not followed; fix the url)")
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 class WebhookNotifier:
     def __init__(self, url: str, secret: bytes | None, timeout: float) -> None:
         self.url = url
@@ -87,7 +98,7 @@ class WebhookNotifier:
             headers[SIGNATURE_HEADER] = signature(self.secret, timestamp, body)
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (http(s) only)
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 status = response.status
         except urllib.error.HTTPError as exc:
             raise DeliveryFailed(f"{self.url}: HTTP {exc.code}") from exc
@@ -116,11 +127,13 @@ class EmailNotifier:
     def send(self, alert: dict[str, Any]) -> None:
         c = self.channel
         try:
-            with smtplib.SMTP(c.host, c.port, timeout=c.timeout) as smtp:
+            smtp = (smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=ssl.create_default_context())
+                    if c.ssl else smtplib.SMTP(c.host, c.port, timeout=c.timeout))
+            with smtp:
                 if c.starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if c.username:
-                    smtp.login(c.username, self.password or "")
+                    smtp.login(c.username, self.password or "")  # the schema requires TLS with a login
                 smtp.send_message(self.message(alert))
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryFailed(f"smtp {c.host}:{c.port}: {exc}") from exc

@@ -87,11 +87,18 @@ def _bearing(a: tuple[float, float], b: tuple[float, float]) -> str:
 
 
 def _stops(ads: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The number's sightings with a place, oldest first."""
-    stops = [{"town": ad["town"], "lat": ad["lat"], "lon": ad["lon"], "at": seen_at(ad), "ad": ad["id"]}
-             for ad in ads if ad.get("town") and ad.get("lat") is not None and ad.get("lon") is not None
-             and seen_at(ad)]
-    stops.sort(key=lambda s: (s["at"], s["ad"]))
+    """The number's sightings with a place and a readable date, oldest first."""
+    stops = []
+    for ad in ads:
+        if not ad.get("town") or ad.get("lat") is None or ad.get("lon") is None:
+            continue
+        try:
+            moment = _moment(seen_at(ad))
+        except ValueError:  # a date no parser could read: this sighting cannot be placed in time
+            continue
+        stops.append({"town": ad["town"], "lat": ad["lat"], "lon": ad["lon"], "at": seen_at(ad), "ad": ad["id"],
+                      "moment": moment})
+    stops.sort(key=lambda s: (s["moment"], s["ad"]))
     return stops
 
 
@@ -104,7 +111,7 @@ def _first_window(stops: list[dict[str, Any]], days: float, towns: int) -> list[
     """The earliest run of sightings within ``days`` that covers ``towns`` different towns;
     each town once, at its first sighting in the run."""
     span = timedelta(days=days)
-    times = [_moment(s["at"]) for s in stops]
+    times = [s["moment"] for s in stops]
     for start in range(len(stops)):
         seen: dict[str, dict[str, Any]] = {}
         for end in range(start, len(stops)):

@@ -110,7 +110,8 @@ class EmailChannel(_Strict):
     type: Literal["email"]
     host: str
     port: int = Field(default=25, gt=0, lt=65536)
-    starttls: bool = False
+    starttls: bool = False          # upgrade the connection (port 587)
+    ssl: bool = False               # TLS from the start (port 465)
     username: str | None = None
     password_file: str | None = None
     sender: str
@@ -118,6 +119,16 @@ class EmailChannel(_Strict):
     timeout: float = Field(default=10.0, gt=0, le=120)
     retries: int = Field(default=2, ge=0, le=10)
     backoff: float = Field(default=1.0, ge=0, le=60)
+
+    @model_validator(mode="after")
+    def _safe_login(self) -> EmailChannel:
+        if self.starttls and self.ssl:
+            raise ValueError("give starttls or ssl, not both")
+        if self.username and not self.password_file:
+            raise ValueError("username needs password_file")
+        if self.username and not (self.starttls or self.ssl):
+            raise ValueError("a login needs starttls or ssl: the password would cross the network in clear")
+        return self
 
     @field_validator("to")
     @classmethod

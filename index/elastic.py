@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
@@ -254,10 +255,13 @@ class ElasticStore:
         failures = self._bulk(versions) + self._bulk(actions)
         if failures:
             raise DocumentError(f"{len(failures)} document(s) refused: {failures[:3]}")
-        created = self._sync_phones(firsts)
+        # The batch's fingerprint goes into the registry entries it creates: if the write fails
+        # after some were created and the batch is replayed, those still count as new to it.
+        fingerprint = "|".join(f"{ad['id']}:{ad.get('content_hash')}:{ad.get('last_seen_at')}" for ad in ads)
+        created = self._sync_phones(firsts, hashlib.sha256(fingerprint.encode()).hexdigest()[:24])
         return WriteOutcome(new, updated, frozenset(created))
 
-    def _create_phones(self, firsts: dict[str, _First]) -> tuple[set[str], dict[str, Any]]:
+    def _create_phones(self, firsts: dict[str, _First], token: str) -> tuple[set[str], dict[str, Any]]:
         """Create the entries of numbers never seen before; returns those this call created.
 
         ``op_type=create`` decides "first seen" atomically: of two writers, one creates the
@@ -265,9 +269,10 @@ class ElasticStore:
         known = self._sources("phones", list(firsts))  # most numbers are known: no 409 storm
         actions = [{"_op_type": "create", "_index": self._alias("phones"), "_id": e164,
                     "_source": {"e164": e164, "first_seen_at": first, "first_town": town, "first_ad": ad_id,
-                                "first_county": county}}
+                                "first_county": county, "batch": token}}
                    for e164, (first, town, ad_id, county) in firsts.items() if e164 not in known]
-        created: set[str] = set()
+        created = {e164 for e164, entry in known.items() if entry.get("batch") == token}  # this batch, replayed
+        conflicts = []
         with self._available():
             for ok, result in helpers.streaming_bulk(self.es, actions, chunk_size=self.bulk_chunk, max_retries=5,
                                                      initial_backoff=0.5, raise_on_error=False):
@@ -278,6 +283,11 @@ class ElasticStore:
                     raise StoreUnavailable(f"{self.url}: phone registry: {info.get('error')}")
                 elif info.get("status") != 409:
                     raise DocumentError(f"phone registry refused {info.get('_id')}: {info.get('error')}")
+                else:
+                    conflicts.append(info["_id"])
+        if conflicts:  # a retried create that had in fact gone through is ours; another writer's is not
+            created |= {e164 for e164, entry in self._sources("phones", conflicts).items()
+                        if entry.get("batch") == token}
         return created, known
 
     def _phone_counts(self, phones: list[str]) -> dict[str, tuple[int, list[str], str | None]]:
@@ -304,14 +314,14 @@ class ElasticStore:
         out = []
         for entry in entries:
             count, towns, last = counts[entry["e164"]]
-            out.append({k: v for k, v in entry.items() if not k.startswith("_")}
+            out.append({k: v for k, v in entry.items() if not k.startswith("_") and k != "batch"}
                        | {"ads_count": count, "towns": towns, "last_seen_at": _iso(last) or entry.get("first_seen_at")})
         return out
 
-    def _sync_phones(self, firsts: dict[str, _First]) -> set[str]:
+    def _sync_phones(self, firsts: dict[str, _First], token: str) -> set[str]:
         """First sightings only: a new number gets its entry (atomically, by create); a known
         one changes only when this batch saw it earlier than the entry says (a late replay)."""
-        created, known = self._create_phones(firsts)
+        created, known = self._create_phones(firsts, token)
         # Known before this batch and seen earlier now, or created by another writer between
         # our read and our create (its 409): merge, under optimistic concurrency.
         earlier = [e164 for e164 in firsts if e164 not in created and (
@@ -557,12 +567,17 @@ class ElasticStore:
         return {name: source.get(name) for name in ALERT_FIELDS} | {
             "created_at": _iso(source.get("created_at")), "acked_at": _iso(source.get("acked_at"))}
 
-    def _find_alerts(self, query: dict[str, Any], order: str, limit: int) -> list[dict[str, Any]]:
+    def _find_alerts(self, query: dict[str, Any], order: str, limit: int,
+                     after: tuple[str, str] | None = None) -> list[dict[str, Any]]:
         self._ensure_indices()
-        with self._available():
-            self.es.indices.refresh(index=self._alias("alerts"))
-            found = self.es.search(index=self._alias("alerts"), query=query, size=min(limit, _MAX_RESULTS),
-                                   sort=[{"created_at": order}, {"id": "asc"}])
+        extra: dict[str, Any] = {"search_after": list(after)} if after else {}
+        try:
+            with self._available():
+                self.es.indices.refresh(index=self._alias("alerts"))
+                found = self.es.search(index=self._alias("alerts"), query=query, size=min(limit, _MAX_RESULTS),
+                                       sort=[{"created_at": order}, {"id": "asc"}], **extra)
+        except NotFoundError:  # an index made before alerts existed, opened read-only: no alerts yet
+            return []
         return [self._alert(hit["_source"]) for hit in found["hits"]["hits"]]
 
     def alerts(self, since: str | None = None, rule: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
@@ -610,8 +625,8 @@ class ElasticStore:
                 "deliveries": (doc.get("deliveries") or {}) | {channel: delivery}}):
             raise KeyError(f"no alert {alert_id}")
 
-    def undelivered_alerts(self, limit: int = 1000) -> list[dict[str, Any]]:
-        return self._find_alerts({"exists": {"field": "waiting"}}, "asc", limit)
+    def undelivered_alerts(self, limit: int = 1000, after: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+        return self._find_alerts({"exists": {"field": "waiting"}}, "asc", limit, after)
 
     # --- crawl runs -------------------------------------------------------------
     def start_run(self, source: str, started_at: str) -> int:
@@ -639,6 +654,15 @@ class ElasticStore:
             raise ValueError(f"unknown crawl run fields: {sorted(unknown)}")
         with self._available():
             self.es.update(index=self._alias("runs"), id=str(run_id), doc=fields, refresh="wait_for")
+
+    def first_finished_run(self, source: str) -> str | None:
+        with self._available():
+            found = self.es.search(index=self._alias("runs"), size=1, sort=[{"finished_at": "asc"}],
+                                   query={"bool": {"filter": [{"term": {"source": source}},
+                                                              {"terms": {"status": ["ok", "partial"]}},
+                                                              {"exists": {"field": "finished_at"}}]}})
+        hits = found["hits"]["hits"]
+        return _iso(hits[0]["_source"]["finished_at"]) if hits else None
 
     def runs(self, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         query = {"term": {"source": source}} if source else {"match_all": {}}

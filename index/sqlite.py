@@ -511,8 +511,10 @@ class SqliteStore:
             self.db.execute("UPDATE alerts SET deliveries = ?, undelivered = ? WHERE id = ?",
                             (json.dumps(deliveries), int(bool(waiting_channels(deliveries))), alert_id))
 
-    def undelivered_alerts(self, limit: int = 1000) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT * FROM alerts WHERE undelivered = 1 ORDER BY created_at, id LIMIT ?", (limit,))
+    def undelivered_alerts(self, limit: int = 1000, after: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT * FROM alerts WHERE undelivered = 1 AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?",
+            (*(after or ("", "")), limit))
         return [self._alert(r) for r in rows]
 
     # --- crawl runs -------------------------------------------------------------
@@ -530,6 +532,11 @@ class SqliteStore:
             fields["stats"] = json.dumps(fields["stats"], default=str)
         sets = ", ".join(f"{name} = ?" for name in fields)
         self.db.execute(f"UPDATE crawl_runs SET {sets} WHERE id = ?", [*fields.values(), run_id])
+
+    def first_finished_run(self, source: str) -> str | None:
+        row = self.db.execute("SELECT min(finished_at) FROM crawl_runs WHERE source = ? "
+                              "AND status IN ('ok', 'partial') AND finished_at IS NOT NULL", (source,)).fetchone()
+        return str(row[0]) if row and row[0] else None
 
     def runs(self, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         sql = "SELECT * FROM crawl_runs"

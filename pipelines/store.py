@@ -103,14 +103,16 @@ class StorePipeline:
             self._alert(batch, outcome.new_phones)
         elif kind == "alertcheck":
             for check in batch:
+                if self.alerts is None:  # kept for a person (or a later evaluate), never dropped
+                    self.spool.reject(kind, check, "alerts were off when this check was replayed; "
+                                      "run 'adwatch alerts evaluate' once they are on")
+                    continue
                 self._check(check["ads"], check["new_phones"])
         else:
             self.stats.inc_value("adwatch/store/touched", self.store.touch([(s["id"], s["seen_at"]) for s in batch]))
 
     def _check(self, ads: Batch, new_phones: Iterable[str]) -> None:
-        if self.alerts is None:
-            logger.warning("alerts: a spooled alert check is dropped: alerts are turned off")
-            return
+        assert self.alerts is not None
         created = self.alerts.on_written(ads, new_phones)
         self.stats.inc_value("adwatch/alerts/raised", len(created))
 

@@ -60,6 +60,14 @@ class Receiver:
                 receiver.requests.append({"headers": dict(self.headers), "body": body})
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                receiver.requests.append({"headers": dict(self.headers), "body": b"", "method": "GET"})
+                self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -153,6 +161,32 @@ def test_a_receiver_that_is_down_keeps_the_alert_until_it_is_back(tmp_path: Path
     assert fresh.retry_waiting(due_only=False).sent == 2
     assert store.undelivered_alerts() == [] and len(receiver.requests) == 2
     assert len((tmp_path / "out" / "alerts.jsonl").read_text().splitlines()) == 2  # the file is not sent twice
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirect_is_a_failed_delivery_not_a_silent_get(tmp_path: Path, receiver: Receiver, status: int) -> None:
+    receiver.start()
+    receiver.statuses = [status]
+    engine, store = setup(tmp_path, f"  hook: {{type: webhook, url: '{receiver.url}', retries: 0, "
+                                    "secret_file: hook.secret}\n")
+    record = raise_alert(engine, 7)
+    report = engine.deliver([record], patient=True)
+    assert report.failed == 1 and "redirect" in report.errors[0] and len(receiver.requests) == 1
+    assert store.get_alert(record["id"])["deliveries"]["hook"]["status"] == "failed"  # type: ignore[index]
+
+
+def test_a_login_needs_tls_and_a_password_file(tmp_path: Path) -> None:
+    from config.alerts_schema import load_alerts
+
+    path = tmp_path / "alerts.yaml"
+    path.write_text("channels:\n  plain: {type: email, host: h, sender: a@b.se, to: [c@d.se], username: u, "
+                    "password_file: p}\n  nopass: {type: email, host: h, sender: a@b.se, to: [c@d.se], username: u, "
+                    "starttls: true}\n  ok: {type: email, host: h, port: 465, ssl: true, sender: a@b.se, "
+                    "to: [c@d.se], username: u, password_file: p}\n", encoding="utf-8")
+    found, problems = load_alerts(path)
+    assert list(found.channels) == ["ok"]
+    assert sorted(p.reason.split(":")[0] for p in problems) == ["a login needs starttls or ssl",
+                                                                "username needs password_file"]
 
 
 def test_a_receiver_too_slow_to_answer_times_out(tmp_path: Path, receiver: Receiver) -> None:

@@ -162,6 +162,7 @@ def test_two_concurrent_crawls_call_a_number_new_once(tmp_path: Path) -> None:
     SqliteStore(tmp_path / "c.db").close()
     barrier = threading.Barrier(2)
     raised: list[dict[str, Any]] = []
+    called_new: list[str] = []
     errors: list[BaseException] = []
 
     def crawl(source: str) -> None:
@@ -169,7 +170,10 @@ def test_two_concurrent_crawls_call_a_number_new_once(tmp_path: Path) -> None:
         barrier.wait()
         try:
             for k in range(20):
-                raised.extend(write(eng, ad("Tierp", f"+467017406{20 + k}", source=source)))
+                batch = [ad("Tierp", f"+467017406{20 + k}", source=source)]
+                outcome = eng.store.write_ads(batch)
+                called_new.extend(outcome.new_phones)
+                raised.extend(eng.on_written(batch, outcome.new_phones))
         except BaseException as exc:  # noqa: BLE001  (reported in the test's thread)
             errors.append(exc)
 
@@ -179,6 +183,8 @@ def test_two_concurrent_crawls_call_a_number_new_once(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+    # Each number was new to exactly one of the two writers, and raised its alert once.
+    assert sorted(called_new) == [f"+467017406{20 + k}" for k in range(20)]
     near = [a for a in raised if a["rule"] == "near-e4"]
     assert sorted(a["phone"] for a in near) == [f"+467017406{20 + k}" for k in range(20)]
 
@@ -271,3 +277,49 @@ def test_the_shipped_config_is_valid() -> None:
     found, problems = load_config(ADWATCH_ALERTS)
     assert problems == [] and {r.type for r in found.rules.values()} == {
         "new_number_near_highway", "number_moves_along_highway", "new_number_in_town"}
+
+
+# --- in the store stage --------------------------------------------------------------------
+
+class _AlertsDownOnce(SqliteStore):
+    """The store goes away between writing a batch and storing its alerts: the one moment an
+    outage cannot be arranged from outside, so it is injected here."""
+
+    failures = 1
+
+    def add_alerts(self, alerts: Any) -> list[dict[str, Any]]:
+        if self.failures:
+            self.failures -= 1
+            from index.store import StoreUnavailable
+
+            raise StoreUnavailable("locked")
+        return super().add_alerts(alerts)
+
+
+def test_an_outage_after_the_write_spools_the_check_and_loses_no_alert(tmp_path: Path) -> None:
+    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy.utils.test import get_crawler
+
+    from index.spool import Spool
+    from pipelines.store import StorePipeline
+
+    store = _AlertsDownOnce(tmp_path / "g.db")
+    stats = MemoryStatsCollector(get_crawler())
+    spool = Spool(tmp_path / "spool")
+    pipe = StorePipeline(store, stats, spool, batch_size=1, alerts=AlertEngine(config(tmp_path), store, roads()))
+    pipe.process_item(ad("Tierp", "+46701740670"))
+    assert store.alerts() == [] and [p.name.split(".")[-2] for p in spool.pending()] == ["alertcheck"]
+    assert store.phone_record("+46701740670") is not None  # the ad itself is stored
+    pipe.process_item(ad("Arjeplog", "+46701740671"))  # the next batch (no alert of its own) replays it first
+    assert spool.pending() == []
+    assert sorted(a["phone"] for a in store.alerts()) == ["+46701740670"]
+    assert stats.get_value("adwatch/alerts/spooled") == 1
+
+
+def test_a_malformed_date_skips_that_sighting_not_the_batch(engine: AlertEngine) -> None:
+    phone = "+46701740672"
+    raised = write(engine, ad("Uppsala", phone, day="2026-11-01"), ad("Gävle", phone, posted_at="not a date",
+                                                                      first_seen_at="garbage"),
+                   ad("Tierp", "+46701740673"), ad("Hudiksvall", phone, day="2026-11-05"))
+    assert sorted(a["phone"] for a in by_rule(raised)["near-e4"]) == [phone, "+46701740673"]
+    assert "travelling" not in by_rule(raised)  # two readable towns only

@@ -122,3 +122,6 @@ def test_demo_runs_the_whole_pipeline(home: Path) -> None:
     assert firsts and min(firsts) > cutoff
     moving = [a for a in alerts if a["kind"] == "number_moves_along_highway"]
     assert all(len(a["details"]["towns"]) >= 3 and a["details"]["direction"] for a in moving)
+    # Replay over the same index finds exactly what real time raised: nothing new.
+    replay = run_json("alerts", "evaluate", "--since", "90d", home=home)
+    assert replay["new"] == 0 and replay["raised"] >= len(alerts)

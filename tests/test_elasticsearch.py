@@ -16,7 +16,7 @@ from adwatch.demo.server import DemoSite
 from index.elastic import ElasticStore
 from index.query import SearchQuery
 from index.spool import Spool
-from tests.conftest import ADWATCH, ROOT, run_adwatch
+from tests.conftest import ADWATCH, ROOT, run_adwatch, run_json
 from tests.es_node import NodeError, healthy, java_home
 from tests.es_node import start as start_node
 from tests.es_node import stop as stop_node
@@ -210,3 +210,5 @@ def test_make_demo_style_run_against_elasticsearch(es_url: str, es_prefix: str, 
     alerts = [json.loads(line) for line in run_adwatch("alerts", "list", "--limit", "1000", "--json", home=home,
                                                         env=es_env(es_url, es_prefix), check=True).stdout.splitlines()]
     assert {a["rule"] for a in alerts} == {"new-near-highway", "travelling-number", "watched-towns"}
+    replay = run_json("alerts", "evaluate", "--since", "90d", home=home, env=es_env(es_url, es_prefix))
+    assert replay["new"] == 0 and replay["raised"] >= len(alerts)  # real time missed nothing

@@ -428,6 +428,26 @@ def test_alerts_are_stored_once_per_key_acked_and_delivered(store: Store) -> Non
         store.set_delivery("000000000000", "log", {"status": "sent"})
 
 
+def test_undelivered_alerts_page_in_order(store: Store) -> None:
+    store.add_alerts([_alert(n, created=f"2026-11-2{n}T10:00:00Z") for n in range(1, 6)])
+    seen: list[str] = []
+    after = None
+    while page := store.undelivered_alerts(limit=2, after=after):
+        seen += [a["phone"] for a in page]
+        after = (page[-1]["created_at"], page[-1]["id"])
+    assert seen == [f"+4670174060{n}" for n in range(1, 6)]
+
+
+def test_first_finished_run_is_the_baseline_end(store: Store) -> None:
+    assert store.first_finished_run("s") is None
+    failed, first, second = (store.start_run("s", f"2026-11-2{n}T00:00:00Z") for n in range(3))
+    store.finish_run(failed, status="failed", finished_at="2026-11-20T01:00:00Z")
+    store.finish_run(second, status="ok", finished_at="2026-11-22T01:00:00Z")
+    store.finish_run(first, status="partial", finished_at="2026-11-21T01:00:00Z")
+    store.start_run("t", "2026-11-19T00:00:00Z")
+    assert store.first_finished_run("s") == "2026-11-21T01:00:00Z" and store.first_finished_run("t") is None
+
+
 def test_registry_and_sightings_since(store: Store) -> None:
     store.write_ads([ad(1, phones=["+46701740601"], first_seen_at="2026-11-01T00:00:00Z",
                         last_seen_at="2026-11-02T00:00:00Z"),
