@@ -629,6 +629,8 @@ class ElasticStore:
         return self._find_alerts({"exists": {"field": "waiting"}}, "asc", limit, after)
 
     # --- crawl runs -------------------------------------------------------------
+    # Run rows refresh at once (two writes per crawl): "adwatch runs" and the next crawl's
+    # "did the last one end ok" read them right away.
     def start_run(self, source: str, started_at: str) -> int:
         self._ensure_indices()
         with self._available():
@@ -636,7 +638,7 @@ class ElasticStore:
                 found = self.es.search(index=self._alias("runs"), size=0, aggs={"top": {"max": {"field": "id"}}})
                 run_id = int(found["aggregations"]["top"]["value"] or 0) + 1
                 try:  # create: two crawls starting at once cannot take the same id
-                    self.es.create(index=self._alias("runs"), id=str(run_id), refresh="wait_for",
+                    self.es.create(index=self._alias("runs"), id=str(run_id), refresh=True,
                                    document={"id": run_id, "source": source, "started_at": started_at,
                                              "status": "running", "pages": 0, "new_ads": 0, "updated_ads": 0,
                                              "removed_ads": 0, "errors": 0, "reason": None, "stats": {}})
@@ -653,7 +655,7 @@ class ElasticStore:
         if unknown:
             raise ValueError(f"unknown crawl run fields: {sorted(unknown)}")
         with self._available():
-            self.es.update(index=self._alias("runs"), id=str(run_id), doc=fields, refresh="wait_for")
+            self.es.update(index=self._alias("runs"), id=str(run_id), doc=fields, refresh=True)
 
     def first_finished_run(self, source: str) -> str | None:
         with self._available():
