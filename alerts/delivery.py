@@ -122,6 +122,6 @@ class Dispatcher:
             total.waiting += report.waiting
             total.errors += report.errors
             after = (str(batch[-1]["created_at"]), str(batch[-1]["id"]))
-        total.errors += [f"{channel}: not in the alerts file; {n} alerts wait for it (add it back to send them)"
+        total.errors += [f"{channel}: not configured or not usable (see 'adwatch alerts check'); {n} alerts wait for it"
                          for channel, n in sorted(unknown.items())]
         return total

@@ -11,7 +11,7 @@ index, and alerting on all of them would bury the ones that matter.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ class AlertEngine:
         self.store = store
         self.roads = road_map
         self.dispatcher = dispatcher
-        self._baselines: dict[str, str | None] = {}  # source → when its first crawl finished
+        self._baselines: dict[str, str | None] = {}  # source → when its first crawl finished (once known)
 
     @classmethod
     def from_settings(cls, settings: Any, store: Store) -> AlertEngine | None:
@@ -83,9 +83,9 @@ class AlertEngine:
         spooled batch of a first crawl replayed days later stays in its baseline."""
         if not self.config.new_numbers.baseline_first_crawl or not source:
             return False
-        if source not in self._baselines:
-            self._baselines[source] = self.store.first_finished_run(source)
-        end = self._baselines[source]
+        end = self._baselines.get(source)
+        if end is None:  # asked again until a crawl has finished: another may finish meanwhile
+            end = self._baselines[source] = self.store.first_finished_run(source)
         # strictly before: the ads of a crawl are stamped up to the second it finishes
         return end is None or not seen or not end < seen
 
@@ -130,29 +130,26 @@ class AlertEngine:
         return bool(self.config.new_numbers.lookback_days) or any(
             isinstance(r, NumberMovesAlongHighway) for r in self.config.active_rules().values())
 
-    def evaluate_written(self, ads: Sequence[dict[str, Any]], new_phones: Iterable[str]) -> list[dict[str, Any]]:
-        """Alerts raised by one written batch (``new_phones``: what the write registered)."""
-        fresh = set(new_phones)
-        firsts: dict[str, dict[str, Any]] = {}
-        for ad in ads:  # the registry's choice: the earliest first sighting, the batch's order on ties
-            for phone in ad.get("phones") or []:
-                if phone not in firsts or str(ad.get("first_seen_at") or "") < str(firsts[phone].get("first_seen_at")
-                                                                                    or ""):
-                    firsts[phone] = ad
+    def evaluate_written(self, ads: Sequence[dict[str, Any]],
+                         new_phones: Mapping[str, tuple[str, str]]) -> list[dict[str, Any]]:
+        """Alerts raised by one written batch. ``new_phones``: the numbers the write registered,
+        each with the registry's first sighting (ad id, when): the same ad and time a replay
+        reads from the registry, so both judge the same sighting."""
+        batch = {ad["id"]: ad for ad in ads}
         found: list[dict[str, Any]] = []
-        for phone in sorted(fresh & set(firsts)):
-            first = firsts[phone]  # when this crawl saw it: a number an edit added is new at the edit
-            if not self.in_baseline(first.get("source"), first.get("last_seen_at") or first.get("first_seen_at")):
-                found += self._new_number(phone, first)
-        if self._needs_history() and firsts:
+        for phone, (ad_id, first_seen) in sorted(new_phones.items()):
+            ad = batch.get(ad_id)
+            if ad is not None and not self.in_baseline(ad.get("source"), first_seen):
+                found += self._new_number(phone, ad)
+        phones = sorted({phone for ad in ads for phone in ad.get("phones") or []})
+        if self._needs_history() and phones:
             self.store.refresh()  # Elasticsearch: the batches of the last second, visible to phone_ads
-            batch = {ad["id"]: ad for ad in ads}
-            for phone in sorted(firsts):
+            for phone in phones:
                 # The store may not show this batch to searches yet (Elasticsearch): add it.
                 history = {ad["id"]: ad for ad in self.store.phone_ads(phone)} | {
                     i: ad for i, ad in batch.items() if phone in (ad.get("phones") or [])}
                 every = list(history.values())
-                if phone not in fresh:
+                if phone not in new_phones:
                     for ad, day in self._returns(every):
                         if ad["id"] in batch and not self.in_baseline(ad.get("source"), ad.get("first_seen_at")):
                             found += self._new_number(phone, ad, episode=day)
@@ -186,7 +183,8 @@ class AlertEngine:
             return DeliveryReport()
         return self.dispatcher.deliver(records, patient=patient)
 
-    def on_written(self, ads: Sequence[dict[str, Any]], new_phones: Iterable[str]) -> list[dict[str, Any]]:
+    def on_written(self, ads: Sequence[dict[str, Any]],
+                   new_phones: Mapping[str, tuple[str, str]]) -> list[dict[str, Any]]:
         """Real time: evaluate, store, and send at once (one attempt; failures wait for a retry)."""
         created = self.store_alerts(self.evaluate_written(ads, new_phones))
         self.deliver(created, patient=False)

@@ -120,6 +120,13 @@ class EmailChannel(_Strict):
     retries: int = Field(default=2, ge=0, le=10)
     backoff: float = Field(default=1.0, ge=0, le=60)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _tls_port(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("ssl") and "port" not in data:
+            return data | {"port": 465}
+        return data
+
     @model_validator(mode="after")
     def _safe_login(self) -> EmailChannel:
         if self.starttls and self.ssl:

@@ -144,7 +144,8 @@ class ElasticStore:
         return done
 
     def refresh(self) -> None:
-        self.es.indices.refresh(index=",".join(self._alias(k) for k in KINDS))
+        with self._available():
+            self.es.indices.refresh(index=",".join(self._alias(k) for k in KINDS))
 
     def index_stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -259,7 +260,8 @@ class ElasticStore:
         # after some were created and the batch is replayed, those still count as new to it.
         fingerprint = "|".join(f"{ad['id']}:{ad.get('content_hash')}:{ad.get('last_seen_at')}" for ad in ads)
         created = self._sync_phones(firsts, hashlib.sha256(fingerprint.encode()).hexdigest()[:24])
-        return WriteOutcome(new, updated, frozenset(created))
+        return WriteOutcome(new, updated, frozenset(created), {e164: (firsts[e164][2], firsts[e164][0])
+                                                               for e164 in created if e164 in firsts})
 
     def _create_phones(self, firsts: dict[str, _First], token: str) -> tuple[set[str], dict[str, Any]]:
         """Create the entries of numbers never seen before; returns those this call created.
@@ -658,6 +660,7 @@ class ElasticStore:
             self.es.update(index=self._alias("runs"), id=str(run_id), doc=fields, refresh=True)
 
     def first_finished_run(self, source: str) -> str | None:
+        self._ensure_indices()
         with self._available():
             found = self.es.search(index=self._alias("runs"), size=1, sort=[{"finished_at": "asc"}],
                                    query={"bool": {"filter": [{"term": {"source": source}},

@@ -157,7 +157,7 @@ class SqliteStore:
             fresh = set(numbers) - self._registered(numbers)
             self._write_links(pending)
             self._refresh_phone_counts(touched_phones)
-        return WriteOutcome(new, updated, frozenset(fresh))
+        return WriteOutcome(new, updated, frozenset(fresh), _first_sightings(pending.registry, fresh))
 
     def _registered(self, numbers: list[str]) -> set[str]:
         found: set[str] = set()
@@ -566,6 +566,15 @@ class SqliteStore:
                 )
             ],
         }
+
+
+def _first_sightings(rows: list[tuple[Any, ...]], numbers: set[str]) -> dict[str, tuple[str, str]]:
+    """What the registry upsert keeps for each number: the earliest sighting, the first row on ties."""
+    firsts: dict[str, tuple[str, str]] = {}
+    for e164, first, _town, ad_id, _seen, _county in rows:
+        if e164 in numbers and (e164 not in firsts or first < firsts[e164][1]):
+            firsts[e164] = (ad_id, first)
+    return firsts
 
 
 def _split_sql(script: str) -> list[str]:

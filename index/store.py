@@ -8,7 +8,7 @@ Ads go in and come out as plain dicts with the fields of ``spiders.items.Ad``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from index.query import SearchQuery, SearchResult
@@ -52,6 +52,8 @@ class WriteOutcome:
     # Numbers this write entered in the phone registry: decided atomically by the store, so
     # of two concurrent writers exactly one sees a number as new.
     new_phones: frozenset[str] = frozenset()
+    # For each of them, the registry's first sighting: (ad id, first seen at).
+    first_sightings: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 class Store(Protocol):

@@ -14,7 +14,6 @@ If the store cannot take the alerts, the batch and its new numbers are spooled a
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from typing import Any, Protocol
 
 from itemadapter import ItemAdapter
@@ -100,23 +99,23 @@ class StorePipeline:
             self.stats.inc_value("adwatch/store/new", outcome.new)
             self.stats.inc_value("adwatch/store/updated", outcome.updated)
             self.stats.inc_value("adwatch/store/new_phones", len(outcome.new_phones))
-            self._alert(batch, outcome.new_phones)
+            self._alert(batch, outcome.first_sightings)
         elif kind == "alertcheck":
             for check in batch:
                 if self.alerts is None:  # kept for a person (or a later evaluate), never dropped
                     self.spool.reject(kind, check, "alerts were off when this check was replayed; "
                                       "run 'adwatch alerts evaluate' once they are on")
                     continue
-                self._check(check["ads"], check["new_phones"])
+                self._check(check["ads"], {e164: tuple(first) for e164, first in check["new_phones"].items()})
         else:
             self.stats.inc_value("adwatch/store/touched", self.store.touch([(s["id"], s["seen_at"]) for s in batch]))
 
-    def _check(self, ads: Batch, new_phones: Iterable[str]) -> None:
+    def _check(self, ads: Batch, new_phones: dict[str, Any]) -> None:
         assert self.alerts is not None
         created = self.alerts.on_written(ads, new_phones)
         self.stats.inc_value("adwatch/alerts/raised", len(created))
 
-    def _alert(self, ads: Batch, new_phones: frozenset[str]) -> None:
+    def _alert(self, ads: Batch, new_phones: dict[str, tuple[str, str]]) -> None:
         """Run the rules on a written batch. The ads are stored whatever happens here: a store
         that is down spools the check for replay; any other failure is logged and left to
         ``adwatch alerts evaluate``, never allowed to fail the write."""
@@ -125,7 +124,7 @@ class StorePipeline:
         try:
             self._check(ads, new_phones)
         except StoreUnavailable as exc:
-            self.spool.append("alertcheck", [{"ads": ads, "new_phones": sorted(new_phones)}])
+            self.spool.append("alertcheck", [{"ads": ads, "new_phones": new_phones}])
             self.stats.inc_value("adwatch/alerts/spooled")
             logger.error("alerts: store unavailable (%s); the check of %d ads is spooled for retry", exc, len(ads))
         except Exception as exc:

@@ -72,7 +72,7 @@ def engine(tmp_path: Path) -> AlertEngine:
 
 def write(engine: AlertEngine, *ads: dict[str, Any]) -> list[dict[str, Any]]:
     outcome = engine.store.write_ads(list(ads))
-    return engine.on_written(list(ads), outcome.new_phones)
+    return engine.on_written(list(ads), outcome.first_sightings)
 
 
 def by_rule(alerts: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -173,7 +173,7 @@ def test_two_concurrent_crawls_call_a_number_new_once(tmp_path: Path) -> None:
                 batch = [ad("Tierp", f"+467017406{20 + k}", source=source)]
                 outcome = eng.store.write_ads(batch)
                 called_new.extend(outcome.new_phones)
-                raised.extend(eng.on_written(batch, outcome.new_phones))
+                raised.extend(eng.on_written(batch, outcome.first_sightings))
         except BaseException as exc:  # noqa: BLE001  (reported in the test's thread)
             errors.append(exc)
 

@@ -389,6 +389,15 @@ def test_new_phones_are_the_numbers_a_write_registered(store: Store) -> None:
                              ad(3, phones=["+46701740603", "+46701740601"])])
     assert again.new_phones == {"+46701740603"}  # a re-crawl or a known number is never new again
     assert store.write_ads([ad(4)]).new_phones == frozenset()
+    # Each new number's first sighting, as the registry keeps it: the earliest, the first ad on ties.
+    assert first.first_sightings == {"+46701740601": ("s:1", "2026-11-20T00:00:00Z"),
+                                     "+46701740602": ("s:1", "2026-11-20T00:00:00Z")}
+    late, early = "2026-11-22T00:00:00Z", "2026-11-21T00:00:00Z"
+    third = store.write_ads([ad(5, phones=["+46701740604"], first_seen_at=late, last_seen_at=late),
+                             ad(6, phones=["+46701740604"], first_seen_at=early, last_seen_at=early)])
+    assert third.first_sightings == {"+46701740604": ("s:6", early)}
+    record = store.phone_record("+46701740604")
+    assert record is not None and (record["first_ad"], record["first_seen_at"]) == ("s:6", early)
 
 
 def _alert(n: int, rule: str = "r", created: str = "2026-11-20T10:00:00Z") -> dict[str, Any]:
