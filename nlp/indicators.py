@@ -64,15 +64,19 @@ def _wrap(pattern: str) -> str:
     return r"(?<!\w)(?:" + pattern + r")(?!\w)"
 
 
+# libyaml's loader when PyYAML has it: the lexicons are most of every crawl's start-up.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_lexicons(folder: Path = DATA) -> tuple[list[Entry], list[Blocker], dict[str, Any]]:
-    weights = yaml.safe_load((folder / "weights.yaml").read_text(encoding="utf-8"))
+    weights = yaml.load((folder / "weights.yaml").read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     entries: list[Entry] = []
     blockers: list[Blocker] = []
     seen: set[str] = set()
     for path in sorted(folder.glob("*.yaml")):
         if path.name == "weights.yaml":
             continue
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
         for raw in data.get("entries") or []:
             where = f"{path.name}: {raw.get('id', '?')}"
             if raw.get("id") in seen:
@@ -96,13 +100,25 @@ def load_lexicons(folder: Path = DATA) -> tuple[list[Entry], list[Blocker], dict
     return entries, blockers, weights
 
 
+# Patterns compiled while the lexicons were checked, reused by the matcher: the lexicons hold
+# more patterns than re's own cache, so each would otherwise be compiled twice at start-up.
+_COMPILED: dict[str, re.Pattern[str]] = {}
+
+
 def _compile(pattern: str, where: str) -> re.Pattern[str]:
     if not pattern or "(?P<" in pattern:
         raise LexiconError(f"{where}: pattern must be non-empty and use no named groups")
     try:
-        return re.compile(_wrap(pattern), re.IGNORECASE)
+        return _whole_words(pattern)
     except re.error as exc:
         raise LexiconError(f"{where}: invalid pattern: {exc}") from None
+
+
+def _whole_words(pattern: str) -> re.Pattern[str]:
+    compiled = _COMPILED.get(pattern)
+    if compiled is None:
+        compiled = _COMPILED[pattern] = re.compile(_wrap(pattern), re.IGNORECASE)
+    return compiled
 
 
 class Hit(NamedTuple):  # a tuple: built for every hit of every ad
@@ -127,7 +143,7 @@ class _Patterns:
     """
 
     def __init__(self, patterns: list[str]) -> None:
-        self.compiled = [re.compile(_wrap(p), re.IGNORECASE) for p in patterns]
+        self.compiled = [_whole_words(p) for p in patterns]
         self.always: list[int] = []
         self.by_text: dict[str, list[int]] = {}
         self.others: list[list[tuple[str, ...]]] = []  # the further factors each pattern needs
@@ -221,7 +237,7 @@ class IndicatorMatcher:
     def entry_hits(self, entry: Entry, text: str) -> list[Hit]:
         """Surviving hits of one entry alone (for the lexicon's own example tests)."""
         text = unicodedata.normalize("NFKC", text)
-        regex = re.compile(_wrap(entry.pattern), re.IGNORECASE)
+        regex = _whole_words(entry.pattern)
         blocked = self.blocked_spans(text)
         return [Hit(entry.category, m.group(), m.start(), m.end(), entry.id, entry.weight)
                 for m in regex.finditer(text)
