@@ -10,6 +10,7 @@ from rich.table import Table
 
 from adwatch.output import err, fail, out, print_json
 from adwatch.settings import load_settings
+from adwatch.store_access import open_store_or_exit
 
 if TYPE_CHECKING:
     from alerts.engine import AlertEngine
@@ -21,15 +22,8 @@ alerts_app = typer.Typer(help="Alerts on new numbers near highways and numbers t
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]
 
 
-def _store(readonly: bool = False) -> Store:
-    from index import open_store
-    from index.open import StoreConfigError
-
-    try:
-        return open_store(load_settings(), readonly=readonly)
-    except (StoreConfigError, OSError) as exc:
-        fail(str(exc))
-        raise typer.Exit(2) from None
+def _store() -> Store:
+    return open_store_or_exit(readonly=False)  # alert commands write (and migrate an older index)
 
 
 def _engine(store: Store) -> AlertEngine:

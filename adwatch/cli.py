@@ -15,10 +15,11 @@ from adwatch.index_cmd import index_app
 from adwatch.output import ads_table, counts_table, err, fail, out, print_json, runs_table, source_health
 from adwatch.schedule_cmd import schedule_app
 from adwatch.settings import load_settings, override_for_this_run
+from adwatch.store_access import open_store_or_exit as _open_store
 from adwatch.trends_cmd import trends
 
 if TYPE_CHECKING:
-    from index.store import Store
+    pass
 
 app = typer.Typer(help="Watch online ads for signs of exploitation and trafficking.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -49,17 +50,6 @@ def options(store: StoreOpt = None) -> None:
         except ValueError as exc:
             fail(f"ADWATCH_NOW: {exc}")
             raise typer.Exit(2) from None
-
-
-def _open_store(readonly: bool = True) -> Store:
-    from index import open_store
-    from index.open import StoreConfigError
-
-    try:
-        return open_store(load_settings(), readonly=readonly)
-    except (StoreConfigError, OSError) as exc:
-        fail(str(exc))
-        raise typer.Exit(2) from None
 
 
 @sources_app.command("list")
