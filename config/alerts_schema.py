@@ -32,10 +32,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from config.source_schema import SourceProblem
+from config.source_schema import SourceProblem, read_yaml
 from geo.gazetteer import fold
 
 
@@ -207,16 +206,9 @@ def load_alerts(path: str | Path, *, roads: set[str] | None = None, towns: set[s
     counties = {fold(c) for c in counties} if counties is not None else None
     file = Path(path)
     name = str(file)
-    try:
-        raw: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return AlertsConfig(), [SourceProblem(name, "(file)", "no such file")]
-    except (OSError, UnicodeDecodeError) as exc:
-        return AlertsConfig(), [SourceProblem(name, "(file)", f"cannot read: {exc}")]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        return AlertsConfig(), [SourceProblem(name, where, f"invalid YAML: {getattr(exc, 'problem', exc)}")]
+    raw, problem = read_yaml(file)
+    if problem is not None:
+        return AlertsConfig(), [problem]
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from config.source_schema import SourceProblem
+from config.source_schema import SourceProblem, read_yaml
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -127,16 +126,9 @@ class Schedule(_Strict):
 
 def load_schedule(path: str | Path, known_sources: set[str] | None = None) -> tuple[Schedule, list[SourceProblem]]:
     file = Path(path)
-    try:
-        raw: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return Schedule(), [SourceProblem(str(file), "(file)", "no such file")]
-    except (OSError, UnicodeDecodeError) as exc:
-        return Schedule(), [SourceProblem(str(file), "(file)", f"cannot read: {exc}")]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        return Schedule(), [SourceProblem(str(file), where, f"invalid YAML: {getattr(exc, 'problem', exc)}")]
+    raw, problem = read_yaml(file)
+    if problem is not None:
+        return Schedule(), [problem]
     if not isinstance(raw, dict):
         return Schedule(), [SourceProblem(str(file), "(file)", "must be a mapping with 'sources'")]
     problems: list[SourceProblem] = []

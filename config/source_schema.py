@@ -191,15 +191,24 @@ def _problems(path: Path, exc: ValidationError) -> list[SourceProblem]:
     return out
 
 
-def parse_source(path: Path) -> tuple[Source | None, list[SourceProblem]]:
+def read_yaml(path: Path) -> tuple[Any, SourceProblem | None]:
+    """A config file's YAML, or the one-line problem that stops it being read."""
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8")), None
+    except FileNotFoundError:
+        return None, SourceProblem(str(path), "(file)", "no such file")
     except (OSError, UnicodeDecodeError) as exc:
-        return None, [SourceProblem(str(path), "(file)", f"cannot read: {exc}")]
+        return None, SourceProblem(str(path), "(file)", f"cannot read: {exc}")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
-        return None, [SourceProblem(str(path), where, f"invalid YAML: {getattr(exc, 'problem', exc)}")]
+        return None, SourceProblem(str(path), where, f"invalid YAML: {getattr(exc, 'problem', exc)}")
+
+
+def parse_source(path: Path) -> tuple[Source | None, list[SourceProblem]]:
+    raw, problem = read_yaml(path)
+    if problem is not None:
+        return None, [problem]
     if not isinstance(raw, dict):
         return None, [SourceProblem(str(path), "(file)", "must be a mapping of fields")]
     raw.setdefault("name", path.stem)

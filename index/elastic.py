@@ -263,6 +263,25 @@ class ElasticStore:
         return WriteOutcome(new, updated, frozenset(created), {e164: (firsts[e164][2], firsts[e164][0])
                                                                for e164 in created if e164 in firsts})
 
+    def _create_each(self, actions: list[dict[str, Any]], what: str, **options: Any) -> tuple[set[str], list[str]]:
+        """Bulk ``create`` actions: (ids created, ids that already existed). A busy or failing
+        node is StoreUnavailable (keep the data, retry); any other refusal is the data's fault."""
+        created: set[str] = set()
+        existing: list[str] = []
+        with self._available():
+            for ok, result in helpers.streaming_bulk(self.es, actions, chunk_size=self.bulk_chunk, max_retries=5,
+                                                     initial_backoff=0.5, raise_on_error=False, **options):
+                (_, info), = result.items()
+                if ok:
+                    created.add(info["_id"])
+                elif info.get("status", 0) >= 500 or info.get("status") == 429:
+                    raise StoreUnavailable(f"{self.url}: {what}: {info.get('error')}")
+                elif info.get("status") == 409:
+                    existing.append(info["_id"])
+                else:
+                    raise DocumentError(f"{what} refused {info.get('_id')}: {info.get('error')}")
+        return created, existing
+
     def _create_phones(self, firsts: dict[str, _First], token: str) -> tuple[set[str], dict[str, Any]]:
         """Create the entries of numbers never seen before; returns those this call created.
 
@@ -273,20 +292,8 @@ class ElasticStore:
                     "_source": {"e164": e164, "first_seen_at": first, "first_town": town, "first_ad": ad_id,
                                 "first_county": county, "batch": token}}
                    for e164, (first, town, ad_id, county) in firsts.items() if e164 not in known]
-        created = {e164 for e164, entry in known.items() if entry.get("batch") == token}  # this batch, replayed
-        conflicts = []
-        with self._available():
-            for ok, result in helpers.streaming_bulk(self.es, actions, chunk_size=self.bulk_chunk, max_retries=5,
-                                                     initial_backoff=0.5, raise_on_error=False):
-                (_, info), = result.items()
-                if ok:
-                    created.add(info["_id"])
-                elif info.get("status", 0) >= 500 or info.get("status") == 429:
-                    raise StoreUnavailable(f"{self.url}: phone registry: {info.get('error')}")
-                elif info.get("status") != 409:
-                    raise DocumentError(f"phone registry refused {info.get('_id')}: {info.get('error')}")
-                else:
-                    conflicts.append(info["_id"])
+        made, conflicts = self._create_each(actions, "phone registry")
+        created = made | {e164 for e164, entry in known.items() if entry.get("batch") == token}  # ours, replayed
         if conflicts:  # a retried create that had in fact gone through is ours; another writer's is not
             created |= {e164 for e164, entry in self._sources("phones", conflicts).items()
                         if entry.get("batch") == token}
@@ -551,17 +558,7 @@ class ElasticStore:
         self._ensure_indices()
         actions = [{"_op_type": "create", "_index": self._alias("alerts"), "_id": alert["id"],
                     "_source": self._alert_doc(alert)} for alert in alerts]
-        created: set[str] = set()
-        with self._available():
-            for ok, result in helpers.streaming_bulk(self.es, actions, chunk_size=self.bulk_chunk, max_retries=5,
-                                                     initial_backoff=0.5, raise_on_error=False, refresh=True):
-                (_, info), = result.items()
-                if ok:
-                    created.add(info["_id"])
-                elif info.get("status", 0) >= 500 or info.get("status") == 429:
-                    raise StoreUnavailable(f"{self.url}: alerts: {info.get('error')}")
-                elif info.get("status") != 409:
-                    raise DocumentError(f"alert refused {info.get('_id')}: {info.get('error')}")
+        created, _ = self._create_each(actions, "alerts", refresh=True)
         return [dict(alert) for alert in alerts if alert["id"] in created]
 
     @staticmethod
