@@ -37,7 +37,7 @@ def _engine(store: Store) -> AlertEngine:
 
 
 def _since(value: str | None) -> str | None:
-    from index.timeutil import iso, parse_since
+    from adwatch.core.clock import iso, parse_since
 
     if value is None:
         return None
@@ -153,7 +153,7 @@ def list_alerts(
 @alerts_app.command()
 def ack(alert_id: Annotated[str, typer.Argument(help="The alert's id (adwatch alerts list).")]) -> None:
     """Mark an alert as seen by you."""
-    from index.timeutil import now_iso
+    from adwatch.core.clock import now_iso
 
     store = _store()
     try:

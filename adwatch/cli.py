@@ -43,7 +43,7 @@ def options(store: StoreOpt = None) -> None:
         override_for_this_run("ADWATCH_STORE", store)
     pretend = load_settings().get("ADWATCH_NOW")
     if pretend:
-        from index.timeutil import parse_since, set_now
+        from adwatch.core.clock import parse_since, set_now
 
         try:
             set_now(parse_since(str(pretend)))

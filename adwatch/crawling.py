@@ -7,9 +7,9 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from adwatch.core.clock import now_iso
 from index import open_store
 from index.store import StoreUnavailable
-from index.timeutil import now_iso
 
 
 def run_crawls(settings: Settings, names: list[str], base_url: str | None = None,

@@ -83,8 +83,8 @@ def near(
 @highways_app.command("list")
 def list_roads(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The roads adwatch knows, with their waypoints' count and length."""
+    from geo.distance import great_circle_km
     from geo.highways import roads
-    from index.geo import great_circle_km
 
     rows = []
     for name, road in roads(_extra()).items():

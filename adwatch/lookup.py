@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from adwatch.core.clock import parse_since
 from index.query import Near, SearchQuery
-from index.timeutil import parse_since
 
 
 def canonical_town(name: str, country: str = "SE") -> str:

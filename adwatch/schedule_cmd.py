@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
+from adwatch.core.clock import utcnow
 from adwatch.output import err, fail, out, print_json, runs_table
 from adwatch.settings import load_settings
 from index.store import StoreUnavailable
-from index.timeutil import utcnow
 
 schedule_app = typer.Typer(help="Scheduled crawls (config/schedule.yaml).", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]

@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from adwatch.core.clock import iso, utcnow
 from config.schedule_schema import Schedule, SourceSchedule, duration
 from index.store import Store
-from index.timeutil import iso, utcnow
 
 KILL_GRACE = 60.0  # seconds between SIGINT and SIGKILL for a crawl past its timeout
 

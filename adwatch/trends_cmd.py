@@ -20,8 +20,8 @@ _SHOWN_PERIODS = 8  # a table shows the latest periods; CSV, JSON and charts sho
 
 def build_trend_query(metric: str, by: str, interval: str, since: str | None, until: str | None,
                       towns: list[str]) -> TrendQuery:
+    from adwatch.core.clock import parse_since
     from adwatch.lookup import canonical_town
-    from index.timeutil import parse_since
     from nlp.indicators import indicator_matcher
 
     for name, value, allowed in (("--metric", metric, METRICS), ("--by", by, BYS), ("--interval", interval, INTERVALS)):

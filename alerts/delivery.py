@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from adwatch.core.clock import iso, now_iso, utcnow
 from alerts.notifiers import DeliveryFailed, Notifier
 from config.alerts_schema import AlertsConfig
 from index.store import Store, StoreUnavailable
-from index.timeutil import iso, now_iso, utcnow
 
 logger = logging.getLogger(__name__)
 MAX_DELAY = timedelta(hours=1)

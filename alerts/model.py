@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from index.timeutil import now_iso
+from adwatch.core.clock import now_iso
 
 
 def alert_key(rule: str, phone: str, extra: str | None = None, episode: str | None = None) -> str:

@@ -4,7 +4,7 @@
     sources:
       annonsguiden:
         cron: "15 */2 * * *"          # or: every: 2h
-        jitter: 10m                   # start up to this much later, so crawls do not line up
+        jitter: 10min                 # start up to this much later, so crawls do not line up
         window: "06:00-23:30"         # only start inside this local time window
         timeout: 1h                   # a crawl still running after this is stopped, recorded failed
       nightlist:
@@ -25,19 +25,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from adwatch.core.durations import parse_duration
 from config.source_schema import SourceProblem, read_yaml
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
 def duration(text: str) -> timedelta:
-    """"30s", "15m", "2h", "1d" → timedelta."""
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 2h or 1d")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    """"30s", "15min", "2h", "1d" → timedelta (the one syntax of ``adwatch.core.durations``)."""
+    return parse_duration(text)
 
 
 class _Strict(BaseModel):
@@ -81,7 +77,7 @@ class SourceSchedule(_Strict):
         if (self.cron is None) == (self.every is None):
             raise ValueError("give exactly one of cron or every")
         if self.every is not None and duration(self.every) < timedelta(minutes=1):
-            raise ValueError("every: at least 1m")
+            raise ValueError("every: at least 1min")
         return self
 
     def in_window(self, local: datetime) -> bool:

@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
+from geo.distance import EARTH_RADIUS_KM
 from geo.gazetteer import gazetteer
 
 DATA = Path(__file__).resolve().parent / "data" / "highways.yaml"
-EARTH_RADIUS_KM = 6371.0088
 Point = tuple[float, float]  # (lat, lon)
 
 

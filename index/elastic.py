@@ -22,11 +22,11 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 
+from adwatch.core.clock import iso
 from index.es_query import facet_aggs, sort_clause, to_dsl
 from index.es_schema import KINDS, Layout, search_words, template
 from index.query import SearchQuery, SearchResult
 from index.store import ALERT_FIELDS, STORED_AD_FIELDS, AdState, StoreUnavailable, WriteOutcome, waiting_channels
-from index.timeutil import iso
 from index.trends import Counts, TrendQuery
 
 _AD_FIELDS = STORED_AD_FIELDS

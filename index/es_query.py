@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from adwatch.core.clock import iso
 from index.es_schema import search_words
 from index.fts import Term, parse_terms
 from index.query import SearchQuery
-from index.timeutil import iso
 
 FACET_LIMIT = 25
 _TITLE_BOOST = 5.0  # as the SQLite store's bm25 column weights

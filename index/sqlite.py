@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adwatch.core.clock import iso
+from geo.distance import great_circle_km
 from index.fts import to_fts
-from index.geo import great_circle_km
 from index.query import SearchQuery, SearchResult
 from index.sqlite_schema import LATEST, MIGRATIONS
 from index.store import ALERT_FIELDS, STORED_AD_FIELDS, AdState, StoreUnavailable, WriteOutcome, waiting_channels
-from index.timeutil import iso
 from index.trends import Counts, TrendQuery
 
 _JSON_FIELDS = ("images", "phones", "phone_details", "contacts", "towns", "indicators", "evidence")

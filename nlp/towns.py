@@ -12,13 +12,13 @@
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from geo.distance import great_circle_km
 from geo.gazetteer import Gazetteer, Town, fold
 
 _DATA = Path(__file__).resolve().parent / "data"
@@ -44,9 +44,7 @@ def _common_words() -> frozenset[str]:
 
 
 def _distance_km(a: Town, b: Town) -> float:
-    lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 12742 * math.asin(math.sqrt(h))
+    return great_circle_km(a.lat, a.lon, b.lat, b.lon) or 0.0
 
 
 def _as_dict(town: Town, found_in: str, start: int = -1, end: int = -1) -> dict[str, Any]:

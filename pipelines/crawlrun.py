@@ -13,9 +13,9 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
+from adwatch.core.clock import now_iso
 from index import Store, store_for_crawler
 from index.store import StoreUnavailable
-from index.timeutil import now_iso
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
+from adwatch.core.clock import now_iso
 from index import Store, store_for_crawler
 from index.store import AdState, StoreUnavailable
-from index.timeutil import now_iso
 from spiders.items import AdSighting
 
 _HASHED = ("title", "text", "phone_field", "location", "price", "age", "poster")

@@ -10,7 +10,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
-from index.timeutil import iso
+from adwatch.core.clock import iso
 from pipelines.textclean import html_to_text, parse_age, parse_posted, parse_price
 from spiders.items import AdSighting
 

@@ -19,10 +19,10 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from adwatch.core.clock import now_iso
 from config.source_schema import Source
 from index import store_for_crawler
 from index.store import StoreUnavailable
-from index.timeutil import now_iso
 from spiders.ids import ad_id, site_ad_id
 from spiders.items import Ad, AdSighting
 from spiders.pages import ListingPage, ad_page_class

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from geo.distance import great_circle_km
 from geo.gazetteer import gazetteer
 from geo.highways import HighwayDataError, load_geojson, load_yaml, nearest, roads
-from index.geo import great_circle_km
 from tests.conftest import ADWATCH, ROOT, run_adwatch
 
 E_ROADS = {"E4", "E6", "E10", "E12", "E14", "E16", "E18", "E20", "E22", "E45", "E47", "E55", "E65"}

@@ -80,7 +80,7 @@ def test_due(rule: dict[str, object], last: datetime | None, due: bool) -> None:
 
 
 def test_jitter_delays_within_its_bound_and_is_stable() -> None:
-    schedule = Schedule(sources={"annonsguiden": SourceSchedule(every="1h", jitter="30m")})
+    schedule = Schedule(sources={"annonsguiden": SourceSchedule(every="1h", jitter="30min")})
     last = NOW - timedelta(hours=1)
     assert due_sources(schedule, {"annonsguiden": last}, NOW + timedelta(minutes=31)) == ["annonsguiden"]
     answers = {tuple(due_sources(schedule, {"annonsguiden": last}, NOW + timedelta(minutes=m))) for m in range(31)}

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from index.timeutil import iso, parse_since
+from adwatch.core.clock import iso, parse_since
 from pipelines.textclean import html_to_text, parse_age, parse_posted, parse_price
 
 

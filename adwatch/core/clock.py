@@ -1,13 +1,12 @@
-"""One timestamp format everywhere: UTC ISO 8601 with a Z, so strings sort as times."""
+"""adwatch's one clock, and one timestamp format everywhere: UTC ISO 8601 with a Z, so strings sort as times."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
+from adwatch.core.durations import DurationError, looks_like_duration, parse_duration
+
 _FMT = "%Y-%m-%dT%H:%M:%SZ"
-_SPAN = re.compile(r"^\s*(\d+)\s*([hdwmy])\s*$", re.I)
-_UNIT_DAYS = {"h": 1 / 24, "d": 1, "w": 7, "m": 30, "y": 365}
 
 
 _offset = timedelta(0)  # from the real clock to adwatch's clock (ADWATCH_NOW); zero normally
@@ -39,13 +38,11 @@ def parse_iso(value: str) -> datetime:
 
 
 def parse_since(value: str, now: datetime | None = None) -> datetime:
-    """'7d', '24h', '2w', '3m', '1y' ago, or an ISO date/time ('2026-11-01')."""
-    match = _SPAN.match(value)
-    if match:
-        days = int(match.group(1)) * _UNIT_DAYS[match.group(2).lower()]
-        return (now or utcnow()) - timedelta(days=days)
+    """A duration ago ('7d', '24h', '2w', '3mo', '1y'; see ``durations``) or an ISO date/time ('2026-11-01')."""
+    if looks_like_duration(value):
+        return (now or utcnow()) - parse_duration(value)
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ValueError(f"not a time span (7d, 24h, 2w) or ISO date: {value!r}") from None
+        raise DurationError(f"not a time span (7d, 24h, 2w, 3mo) or ISO date: {value!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Great-circle distance, the same formula Elasticsearch's ``geo_distance`` uses (arc)."""
+"""adwatch's one distance on the globe: great-circle km, the formula Elasticsearch's ``geo_distance`` uses (arc)."""
 
 from __future__ import annotations
 
