@@ -83,11 +83,11 @@ def check() -> None:
     from alerts.notifiers import build_notifiers
 
     settings = load_settings()
-    path = str(settings.get("ADWATCH_ALERTS") or "")
+    path = str(settings["ADWATCH_ALERTS"] or "")
     from pathlib import Path
 
-    config, problems = load_config(path, settings.get("ADWATCH_HIGHWAYS") or None)
-    _, more = build_notifiers(config, home=Path(str(settings.get("ADWATCH_HOME"))), config_file=Path(path))
+    config, problems = load_config(path, settings["ADWATCH_DEFAULT_REGION"], settings["ADWATCH_HIGHWAYS"] or None)
+    _, more = build_notifiers(config, home=Path(settings["ADWATCH_HOME"]), config_file=Path(path))
     for problem in problems + more:
         fail(str(problem))
     active = config.active_rules()

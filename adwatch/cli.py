@@ -132,18 +132,18 @@ def crawl(
     if not names or unknown:
         fail(f"unknown source(s): {', '.join(unknown)}" if unknown else "name a source or use --all")
         raise typer.Exit(2)
-    from contextlib import ExitStack
+    from adwatch.crawl_lock import SourceBusy, is_locked
 
-    from adwatch.scheduler import SourceBusy, crawl_lock
-
-    with ExitStack() as locks:
-        try:
-            for name in names:  # one crawl per source at a time, scheduled or by hand
-                locks.enter_context(crawl_lock(settings.get("ADWATCH_HOME"), name))
-        except SourceBusy as exc:
-            fail(str(exc))
-            raise typer.Exit(1) from None
+    # One crawl per source at a time: each crawl takes its source's lock (the SourceLock
+    # extension); asking first refuses the whole command before any source is crawled.
+    busy = [name for name in names if is_locked(settings.get("ADWATCH_HOME"), name)]
+    try:
+        if busy:
+            raise SourceBusy.of(busy)
         runs = run_crawls(settings, names, base_url=base_url, refresh=refresh)
+    except SourceBusy as exc:
+        fail(str(exc))
+        raise typer.Exit(1) from None
     if as_json:
         print_json(runs)
     else:
@@ -276,7 +276,7 @@ def runs(source: Annotated[str | None, typer.Option()] = None,
 
 @app.command("extract")
 def extract_cmd() -> None:
-    """JSON lines on stdin → one JSON line of facts per ad on stdout (see DESIGN.md)."""
+    """JSON lines on stdin → one JSON line of facts per ad on stdout (see docs/ARCHITECTURE.md)."""
     from adwatch.extract_cmd import extract_lines
 
     region = load_settings().get("ADWATCH_DEFAULT_REGION")
@@ -298,7 +298,7 @@ def eval_cmd(
     from nlp.evaluate import TARGETS, evaluate
 
     try:
-        result = evaluate(Path(file))
+        result = evaluate(Path(file), load_settings().get("ADWATCH_DEFAULT_REGION"))
     except (OSError, ValueError) as exc:
         fail(str(exc))
         raise typer.Exit(2) from None
@@ -345,6 +345,7 @@ def demo(serve: Annotated[bool, typer.Option(help="Keep serving the demo site wh
 
 
 def main() -> None:
+    from config.environment import SettingError
     from index.open import StoreConfigError
     from index.store import StoreUnavailable
 
@@ -353,7 +354,7 @@ def main() -> None:
     except StoreUnavailable as exc:
         fail(f"store unavailable: {exc}")
         sys.exit(3)
-    except StoreConfigError as exc:
+    except (StoreConfigError, SettingError) as exc:
         fail(str(exc))
         sys.exit(2)
     except KeyboardInterrupt:

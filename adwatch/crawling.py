@@ -8,7 +8,9 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from adwatch.core.clock import now_iso
+from adwatch.crawl_lock import SourceBusy, refused
 from index import open_store
+from index.open import store_config
 from index.store import StoreUnavailable
 
 
@@ -17,8 +19,10 @@ def run_crawls(settings: Settings, names: list[str], base_url: str | None = None
     """Crawl the named sources side by side; returns this crawl's run row for each source.
 
     A source whose crawler never started (a broken page module, a store it cannot open)
-    gets a ``failed`` row rather than last week's. Scrapy's reactor cannot restart, so
-    call this at most once per process.
+    gets a ``failed`` row rather than last week's. Each crawl takes its source's lock
+    (``adwatch/crawl_lock.py``); if another crawl held one, this raises SourceBusy once
+    the others are done. Scrapy's reactor cannot restart, so call this at most once per
+    process.
     """
     process = CrawlerProcess(settings)
     crawlers = []
@@ -27,6 +31,9 @@ def run_crawls(settings: Settings, names: list[str], base_url: str | None = None
         crawlers.append(crawler)
         process.crawl(crawler, base_url=base_url, refresh=refresh)
     process.start()
+    busy = [name for name, crawler in zip(names, crawlers, strict=True) if refused(crawler.stats)]
+    if busy:
+        raise SourceBusy.of(busy)
     try:
         return _run_rows(settings, names, crawlers)
     except StoreUnavailable as exc:
@@ -35,7 +42,7 @@ def run_crawls(settings: Settings, names: list[str], base_url: str | None = None
 
 
 def _run_rows(settings: Settings, names: list[str], crawlers: list[Any]) -> list[dict[str, Any]]:
-    store = open_store(settings)
+    store = open_store(store_config(settings))
     try:
         runs = []
         for name, crawler in zip(names, crawlers, strict=True):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import socket
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adwatch.output import ads_table, err, out
 from adwatch.report import print_summary
 from adwatch.settings import load_settings
 from index.store import Store
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings
 
 DEFAULT_PORT = 8765
 # The first crawl sees the site as it was this many days ago (the baseline); the second
@@ -23,7 +26,7 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _examples(store: Store) -> None:
+def _examples(store: Store, region: str) -> None:
     from adwatch.lookup import build_query
 
     summary = store.summary()
@@ -35,10 +38,10 @@ def _examples(store: Store) -> None:
     if top_town:
         searches.append((f"search --town {top_town} --since 30d", {"towns": [top_town], "since": "30d"}))
     for label, kwargs in searches:
-        query = build_query(limit=5, **kwargs)  # type: ignore[arg-type]
+        query = build_query(limit=5, region=region, **kwargs)  # type: ignore[arg-type]
         result = store.search(query)
         out.print(ads_table(result.hits, title=f"adwatch {label} → {result.total} ads"))
-    top = store.search(build_query(sort="score", limit=1)).hits
+    top = store.search(build_query(sort="score", limit=1, region=region)).hits
     for ad in top:
         out.print(f"[bold]Highest indicator score:[/bold] {ad['id']} ({ad.get('town') or '?'}), score "
                   f"{ad['indicator_score']:g} — adwatch show {ad['id']}")
@@ -53,22 +56,22 @@ def _examples(store: Store) -> None:
                             f"{', '.join(phone['towns'])}"))
 
 
-def _trends(store: Store, settings: object) -> None:
+def _trends(store: Store, settings: Settings) -> None:
     """Ads per week by town over the demo's weeks, as a table and a chart."""
     from pathlib import Path
 
     from adwatch.trends_cmd import build_trend_query, plot, table
     from index.trends import shape
 
-    query = build_trend_query("ads", "town", "week", "60d", None, [])
+    query = build_trend_query("ads", "town", "week", "60d", None, [], settings.get("ADWATCH_DEFAULT_REGION"))
     trend = shape(query, store.trend_counts(query), top=10)
     out.print(table(trend))
-    chart = Path(str(settings.get("ADWATCH_HOME") or "data")) / "trends-ads-by-town.png"  # type: ignore[attr-defined]
+    chart = Path(str(settings.get("ADWATCH_HOME"))) / "trends-ads-by-town.png"
     out.print(f"adwatch trends --by town --interval week --since 60d --plot {chart} → chart written")
     plot(trend, chart)
 
 
-def _crawl_in_subprocess(settings: Any, base_url: str) -> list[dict[str, Any]]:
+def _crawl_in_subprocess(settings: Settings, base_url: str) -> list[dict[str, Any]]:
     import json
     import subprocess
     import sys
@@ -84,7 +87,7 @@ def _crawl_in_subprocess(settings: Any, base_url: str) -> list[dict[str, Any]]:
         return []
 
 
-def _alerts(store: Store, settings: object) -> None:
+def _alerts(store: Store, settings: Settings) -> None:
     """The alerts the two crawls raised, per rule, and where they were delivered."""
     from collections import Counter
 
@@ -97,7 +100,7 @@ def _alerts(store: Store, settings: object) -> None:
     shown = [next(a for a in raised if a["rule"] == rule) for rule in sorted(per_rule)]
     shown += [a for a in raised if a not in shown][: max(0, 8 - len(shown))]
     out.print(alerts_table(shown, title="adwatch alerts list (one of each rule first)"))
-    home = settings.get("ADWATCH_HOME") or "data"  # type: ignore[attr-defined]
+    home = settings.get("ADWATCH_HOME")
     out.print(f"delivered to the log and to {home}/alerts.jsonl; 'adwatch alerts ack ID' marks one seen")
 
 
@@ -105,7 +108,7 @@ def run_demo(port: int = 0, seed: int = 7, serve: bool = True) -> int:
     from adwatch.crawling import run_crawls
     from adwatch.demo.server import DemoSite
     from config.source_schema import load_sources
-    from index import open_store
+    from index.open import open_store, store_config
 
     settings = load_settings({"LOG_LEVEL": "WARNING"})
     site = DemoSite(seed=seed)
@@ -126,10 +129,10 @@ def run_demo(port: int = 0, seed: int = 7, serve: bool = True) -> int:
     from adwatch.output import runs_table
 
     out.print(runs_table(runs))
-    store = open_store(settings, readonly=True)
+    store = open_store(store_config(settings), readonly=True)
     try:
         print_summary(store.summary())
-        _examples(store)
+        _examples(store, settings.get("ADWATCH_DEFAULT_REGION"))
         _trends(store, settings)
         _alerts(store, settings)
     finally:

@@ -14,9 +14,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdou
 
 
 def _store(create: bool = True) -> Any:
-    from index.open import open_store
+    from index.open import open_store, store_config
 
-    return open_store(load_settings(), readonly=not create)
+    return open_store(store_config(load_settings()), readonly=not create)
 
 
 def _is_elastic(store: Any) -> bool:
@@ -54,7 +54,7 @@ def migrate() -> None:
 @index_app.command()
 def stats(as_json: JsonOpt = False) -> None:
     """Indices, documents and pending spooled batches."""
-    from index.open import spool_dir
+    from index.open import spool_dir, store_config
     from index.spool import Spool
 
     settings = load_settings()
@@ -67,7 +67,7 @@ def stats(as_json: JsonOpt = False) -> None:
         info = {"store": str(store.path), "schema": store.schema_version(),
                 "size_bytes": store.path.stat().st_size, "ads": summary["ads"], "phones": summary["phones"]}
     store.close()
-    spool = Spool(spool_dir(settings))
+    spool = Spool(spool_dir(store_config(settings)))
     info["spooled_batches"] = len(spool.pending())
     info["rejected_records"] = len(list(spool.rejected_folder.glob("*.json"))) if spool.rejected_folder.is_dir() else 0
     if as_json:
@@ -98,23 +98,29 @@ def reindex() -> None:
 @index_app.command()
 def flush() -> None:
     """Write the batches spooled while the store was unavailable, in order, now."""
-    from index.open import spool_dir
+    from index.open import spool_dir, store_config
     from index.spool import Spool
-    from pipelines.store import flush_spool
+    from index.writer import StoreWriter
 
-    spool = Spool(spool_dir(load_settings()))
+    settings = load_settings()
+    spool = Spool(spool_dir(store_config(settings)))
     pending = len(spool.pending())
     if not pending:
         err.print(f"{spool.folder}: nothing spooled")
         return
     from alerts.engine import AlertEngine
+    from alerts.realtime import RealTimeAlerts
 
     store = _store()
-    done, counts = flush_spool(store, spool, AlertEngine.from_settings(load_settings(), store))
+    writer = StoreWriter(store, spool)
+    engine = AlertEngine.from_settings(settings, store)
+    if engine is not None:  # replayed ads and spooled checks go through the rules, as in a crawl
+        RealTimeAlerts(engine, writer).listen()
+    done = writer.replay() and not spool.pending()
     store.close()
     left = len(spool.pending())
     err.print(f"{spool.folder}: {pending - left} of {pending} batches written "
-              f"({counts.get('adwatch/store/rejected', 0)} records rejected)")
+              f"({writer.counts['rejected']} records rejected)")
     if not done:
         fail(f"{left} batches still spooled: the store is unavailable")
         raise typer.Exit(1)

@@ -35,9 +35,9 @@ def _load() -> tuple[Any, Any]:
 
 def _starts(settings: Any, names: list[str]) -> dict[str, datetime | None]:
     from adwatch.scheduler import last_starts
-    from index.open import open_store
+    from index.open import open_store, store_config
 
-    store = open_store(settings)
+    store = open_store(store_config(settings))
     try:
         return last_starts(store, names)
     finally:
@@ -47,7 +47,7 @@ def _starts(settings: Any, names: list[str]) -> dict[str, datetime | None]:
 def _crawl(settings: Any, schedule: Any, name: str, stopper: Any = None) -> dict[str, Any]:
     from adwatch.scheduler import run_crawl
     from config.schedule_schema import duration
-    from index.open import open_store
+    from index.open import open_store, store_config
 
     def on_start(process: Any) -> None:
         if stopper is not None:
@@ -56,8 +56,12 @@ def _crawl(settings: Any, schedule: Any, name: str, stopper: Any = None) -> dict
                 process.send_signal(signal.SIGINT)
 
     err.print(f"crawling {name} …")
-    return run_crawl(name, duration(schedule.sources[name].timeout), dict(os.environ),
-                     lambda: open_store(settings), on_start)
+    where = store_config(settings)
+    # The crawl is a child `adwatch crawl`: it gets this process's environment, so the same
+    # ADWATCH_* variables (config/environment.py) configure it, plus the store this process
+    # records into (which `adwatch --store …` may have chosen instead of ADWATCH_STORE).
+    env = dict(os.environ) | {"ADWATCH_STORE": where.url}
+    return run_crawl(name, duration(schedule.sources[name].timeout), env, lambda: open_store(where), on_start)
 
 
 @schedule_app.command("show")

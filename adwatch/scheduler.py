@@ -3,7 +3,8 @@
 - Due: never crawled, or the schedule's next start after the last run's start has come
   (missed starts coalesce into one run), inside the source's window, after its jitter.
 - Each crawl runs as ``adwatch crawl SOURCE`` in its own process (Scrapy's reactor cannot
-  restart in-process). A crawl holds ``ADWATCH_HOME/locks/SOURCE.lock`` (an ``flock``:
+  restart in-process). A crawl holds ``ADWATCH_HOME/locks/SOURCE.lock`` (taken by the
+  crawl itself, ``adwatch/crawl_lock.py``; an ``flock``:
   the kernel drops it when the process dies, so a crash never leaves it stale), so no
   two crawls of one source ever overlap, scheduled or manual.
 - A crawl past its timeout gets SIGINT (Scrapy stops cleanly and records the run
@@ -13,57 +14,24 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from adwatch.core.clock import iso, utcnow
+from adwatch.crawl_lock import SourceBusy, crawl_lock, is_locked  # the lock's home; re-exported
 from config.schedule_schema import Schedule, SourceSchedule, duration
 from index.store import Store
 
+__all__ = ["SourceBusy", "crawl_lock", "due_sources", "is_locked", "last_starts", "run_crawl"]
+
 KILL_GRACE = 60.0  # seconds between SIGINT and SIGKILL for a crawl past its timeout
-
-
-class SourceBusy(RuntimeError):
-    pass
-
-
-@contextmanager
-def crawl_lock(home: str | Path, source: str) -> Iterator[None]:
-    """Hold the source's lock for the duration, or raise SourceBusy."""
-    folder = Path(home) / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    handle = (folder / f"{source}.lock").open("a+")
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SourceBusy(f"{source}: another crawl of this source is running") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        yield
-    finally:
-        handle.close()
-
-
-def is_locked(home: str | Path, source: str) -> bool:
-    try:
-        with crawl_lock(home, source):
-            return False
-    except SourceBusy:
-        return True
 
 
 def _parse(stamp: str | None) -> datetime | None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from adwatch.output import fail
-from adwatch.settings import load_settings
+from adwatch.settings import load_store_config
 
 if TYPE_CHECKING:
     from index.store import Store
@@ -18,7 +18,7 @@ def open_store_or_exit(readonly: bool = True) -> Store:
     from index.open import StoreConfigError
 
     try:
-        return open_store(load_settings(), readonly=readonly)
+        return open_store(load_store_config(), readonly=readonly)
     except (StoreConfigError, OSError) as exc:
         fail(str(exc))
         raise typer.Exit(2) from None

@@ -12,14 +12,15 @@ from typing import Annotated, Any
 import typer
 
 from adwatch.output import err, fail, out
-from adwatch.settings import load_settings
+from adwatch.settings import load_settings, load_store_config
 from index.trends import BYS, INTERVALS, METRICS, Trend, TrendQuery, shape
 
 _SHOWN_PERIODS = 8  # a table shows the latest periods; CSV, JSON and charts show them all
 
 
 def build_trend_query(metric: str, by: str, interval: str, since: str | None, until: str | None,
-                      towns: list[str]) -> TrendQuery:
+                      towns: list[str], region: str) -> TrendQuery:
+    """``region`` (ADWATCH_DEFAULT_REGION): the country whose gazetteer names the towns."""
     from adwatch.core.clock import parse_since
     from adwatch.lookup import canonical_town
     from nlp.indicators import indicator_matcher
@@ -27,7 +28,7 @@ def build_trend_query(metric: str, by: str, interval: str, since: str | None, un
     for name, value, allowed in (("--metric", metric, METRICS), ("--by", by, BYS), ("--interval", interval, INTERVALS)):
         if value not in allowed:
             raise ValueError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
-    keys = tuple(canonical_town(t) for t in towns) if by == "town" else tuple(towns)
+    keys = tuple(canonical_town(t, region) for t in towns) if by == "town" else tuple(towns)
     return TrendQuery(metric=metric, by=by, interval=interval,  # type: ignore[arg-type]
                       since=parse_since(since) if since else None, until=parse_since(until) if until else None,
                       keys=keys, flag_threshold=indicator_matcher().flag_threshold)
@@ -123,11 +124,12 @@ def trends(
         fail(f"--plot: {plot_to}: the file must end in .png or .svg")
         raise typer.Exit(2)
     try:
-        query = build_trend_query(metric, by, interval, since, until, town or [])
+        query = build_trend_query(metric, by, interval, since, until, town or [],
+                                  load_settings().get("ADWATCH_DEFAULT_REGION"))
     except ValueError as exc:
         fail(str(exc))
         raise typer.Exit(2) from None
-    store = open_store(load_settings(), readonly=True)
+    store = open_store(load_store_config(), readonly=True)
     try:
         trend = shape(query, store.trend_counts(query), top=top)
     finally:

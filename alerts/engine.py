@@ -1,6 +1,7 @@
-"""Run the alert rules: on each batch the store stage writes (real time), or over a past
-period (``adwatch alerts evaluate --since 30d``). Both store alerts once per key, so a
-replay never duplicates what real time raised, and then deliver them.
+"""Run the alert rules: on each batch the store stage writes (real time: ``alerts/realtime.py``,
+run by ``alerts/extension.py``), or over a past period (``adwatch alerts evaluate --since 30d``).
+Both store alerts once per key, so a replay never duplicates what real time raised, and then
+deliver them.
 
 "New" comes from the store: the numbers its write entered in the phone registry
 (``WriteOutcome.new_phones``), decided atomically there. A source's first crawl is its
@@ -36,9 +37,11 @@ logger = logging.getLogger(__name__)
 _FINISHED = ("ok", "partial")
 
 
-def load_config(path: str | Path, highways: str | None = None) -> tuple[AlertsConfig, list[SourceProblem]]:
-    """The alerts file, checked against the roads, towns and counties adwatch knows."""
-    places = gazetteer("SE")
+def load_config(path: str | Path, region: str, highways: str | None = None,
+                ) -> tuple[AlertsConfig, list[SourceProblem]]:
+    """The alerts file, checked against the roads (built in, extended by ``highways``) and the
+    towns and counties of ``region``'s gazetteer (``ADWATCH_DEFAULT_REGION``)."""
+    places = gazetteer(region)
     return load_alerts(path, roads=set(roads(highways)), towns={t.name for t in places.towns},
                        counties={t.county for t in places.towns if t.county})
 
@@ -62,14 +65,17 @@ class AlertEngine:
 
     @classmethod
     def from_settings(cls, settings: Any, store: Store) -> AlertEngine | None:
-        """None when there is no alerts file or no enabled rule; problems are logged, one line each."""
-        path = Path(str(settings.get("ADWATCH_ALERTS") or ""))
-        if not settings.get("ADWATCH_ALERTS") or not path.is_file():
+        """None when there is no alerts file or no enabled rule; problems are logged, one line each.
+
+        ``settings``: Scrapy Settings (or a dict) holding the settings config/settings.py declares."""
+        if not settings["ADWATCH_ALERTS"]:  # "" turns alerts off
             return None
-        highways = settings.get("ADWATCH_HIGHWAYS") or None
-        config, problems = load_config(path, highways)
-        notifiers, more = build_notifiers(config, home=Path(str(settings.get("ADWATCH_HOME") or "data")),
-                                          config_file=path)
+        path = Path(settings["ADWATCH_ALERTS"])
+        if not path.is_file():
+            return None
+        highways = settings["ADWATCH_HIGHWAYS"] or None  # an empty value: the built-in roads only
+        config, problems = load_config(path, settings["ADWATCH_DEFAULT_REGION"], highways)
+        notifiers, more = build_notifiers(config, home=Path(settings["ADWATCH_HOME"]), config_file=path)
         for problem in problems + more:
             logger.error("alerts: %s", problem)
         if not config.active_rules():

@@ -52,7 +52,7 @@ class BareSpider(scrapy.Spider):
 
 def main(argv: list[str]) -> int:
     base_url, names = argv[0], argv[1:]
-    settings = load_settings({"LOG_LEVEL": "ERROR", "ITEM_PIPELINES": {}, "EXTENSIONS": {}})
+    settings = load_settings({"LOG_LEVEL": "ERROR", "ITEM_PIPELINES": {}, "EXTENSIONS": {}, "SPIDER_MIDDLEWARES": {}})
     sources, _ = load_sources(settings.get("ADWATCH_SOURCES_DIR"))
     process = CrawlerProcess(settings)
     crawlers = []

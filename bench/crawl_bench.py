@@ -45,6 +45,7 @@ def _bare_crawl(count: int, seed: int) -> tuple[int, float]:
 
 
 def run(count: int = 1000, seed: int = 7, rounds: int = 3) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]  # a shared machine: the figures mean little without it
     best_full = best_bare = 0.0
     pages_full = pages_bare = 0
     for _ in range(rounds):  # turn about, so a slow moment of the machine falls on both
@@ -62,6 +63,7 @@ def run(count: int = 1000, seed: int = 7, rounds: int = 3) -> dict[str, Any]:
         "ratio": round(best_full / best_bare, 2),
         "target_ratio": TARGET_RATIO,
         "peak_rss_mib_adwatch_crawl": round(peak_full, 1),
+        "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
 
@@ -71,5 +73,6 @@ def report(result: dict[str, Any]) -> str:
         f"crawl: adwatch {result['adwatch_pages_per_s']} pages/s ({result['adwatch_pages']} pages) · "
         f"bare Scrapy {result['bare_pages_per_s']} pages/s ({result['bare_pages']} pages) · "
         f"ratio {result['ratio']} ({verdict} target {result['target_ratio']}) · "
-        f"peak RSS {result['peak_rss_mib_adwatch_crawl']} MiB"
+        f"peak RSS {result['peak_rss_mib_adwatch_crawl']} MiB · "
+        f"load {result['load_1min'][0]} → {result['load_1min'][1]}"
     )

@@ -42,10 +42,11 @@ def _vocabulary(size: int = 4000, seed: int = 3) -> tuple[list[str], list[float]
 _WORDS, _WEIGHTS = _vocabulary()
 
 
-def synthetic_ads(count: int, seed: int = 1) -> list[dict[str, Any]]:
-    """Ads as the pipeline would store them: text, fiction phones, gazetteer towns, indicators."""
+def synthetic_ads(count: int, region: str, seed: int = 1) -> list[dict[str, Any]]:
+    """Ads as the pipeline would store them: text, fiction phones, the towns of ``region``'s
+    gazetteer, indicators."""
     rng = random.Random(seed)
-    towns = sorted(gazetteer("SE").towns, key=lambda t: -t.population)[:300]
+    towns = sorted(gazetteer(region).towns, key=lambda t: -t.population)[:300]
     # The fiction ranges hold 395 numbers; real data has far more, most in a few ads each.
     # The rest are obviously fake (+999 is no country), Zipf-distributed like real reposting.
     phones = sorted(FICTION_NUMBERS) + [f"+999{n:08d}" for n in range(20_000)]
@@ -63,7 +64,7 @@ def synthetic_ads(count: int, seed: int = 1) -> list[dict[str, Any]]:
             "title": f"{rng.choice(_COMMON).title()} i {town.name}", "text": f"{words}. Ring {number}.",
             "posted_at": seen, "first_seen_at": seen, "last_seen_at": seen, "content_hash": f"h{n}", "version": 1,
             "phones": [number], "phone_details": [{"e164": number, "raw": number, "start": 0, "end": 0,
-                                                   "country": "SE", "line_type": "mobile", "obfuscated": False}],
+                                                   "country": region, "line_type": "mobile", "obfuscated": False}],
             "towns": [{"name": town.name, "county": town.county, "lat": town.lat, "lon": town.lon,
                        "found_in": "text", "start": 0, "end": 0}],
             "town": town.name, "county": town.county, "lat": town.lat, "lon": town.lon, "language": "sv",
@@ -129,7 +130,9 @@ def _elastic_url() -> tuple[str | None, bool]:
 
 
 def run(count: int = 100_000, rounds: int = 50) -> dict[str, Any]:
-    ads = synthetic_ads(count)
+    from config.settings import ADWATCH_DEFAULT_REGION  # the deployment's country: its towns
+
+    ads = synthetic_ads(count, ADWATCH_DEFAULT_REGION)
     queries = _queries(ads, rounds)
     result: dict[str, Any] = {"ads": count, "batch": BATCH, "targets": TARGETS}
     with tempfile.TemporaryDirectory() as folder:

@@ -1,12 +1,13 @@
 """Scrapy and adwatch settings: every setting is declared here once, with its default.
 
-This is the only module that reads the environment (house rule 2). Scrapy loads it
-through scrapy.cfg; the adwatch CLI loads it with ``get_project_settings()``.
+It reads no environment (house rule 2): the ADWATCH_* variables that may override a
+few of these settings are listed, with their conversions, in ``config/environment.py``,
+which both the adwatch CLI and ``scrapy crawl`` (through ADDONS below) apply. Scrapy
+loads this module through scrapy.cfg; the adwatch CLI through ``adwatch/settings.py``.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 _CONFIG_DIR = Path(__file__).resolve().parent
@@ -15,18 +16,20 @@ BOT_NAME = "adwatch"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
 SPIDER_LOADER_CLASS = "spiders.loader.SourceSpiderLoader"
+# ADWATCH_* environment variables over these settings, for `scrapy crawl` as for the CLI.
+ADDONS = {"config.environment.EnvironmentAddon": 0}
 
 # --- adwatch: where things live -------------------------------------------------
 # The data folder (store, evidence, logs); several worlds can live side by side.
-ADWATCH_HOME = os.environ.get("ADWATCH_HOME", "data")
+ADWATCH_HOME = "data"
 # The store: "sqlite" (file in ADWATCH_HOME), "sqlite:///path/to/file.db", or an
 # Elasticsearch 8 cluster: "elasticsearch+http://127.0.0.1:9200" ("es" uses ADWATCH_ES_URL).
-ADWATCH_STORE = os.environ.get("ADWATCH_STORE", "sqlite")
+ADWATCH_STORE = "sqlite"
 # --- adwatch: Elasticsearch store ------------------------------------------------
 # The cluster "es" means (a full ADWATCH_STORE URL wins).
-ADWATCH_ES_URL = os.environ.get("ADWATCH_ES_URL", "http://127.0.0.1:9200")
+ADWATCH_ES_URL = "http://127.0.0.1:9200"
 # Index names start with this: adwatch-ads (alias) → adwatch-ads-v1, adwatch-phones, …
-ADWATCH_ES_PREFIX = os.environ.get("ADWATCH_ES_PREFIX", "adwatch")
+ADWATCH_ES_PREFIX = "adwatch"
 # Analyzer of the title/text fields; "swedish" needs the analysis-common module (full clusters).
 ADWATCH_ES_ANALYZER = "standard"
 # Shards and replicas of new indices: 1/0 suits one node; a cluster wants replicas ≥ 1.
@@ -35,18 +38,19 @@ ADWATCH_ES_REPLICAS = 0
 # Seconds before a request counts as failed (then the batch is spooled, not lost).
 ADWATCH_ES_TIMEOUT = 10.0
 # Folder of declarative source files (one YAML per site).
-ADWATCH_SOURCES_DIR = os.environ.get("ADWATCH_SOURCES_DIR", str(_CONFIG_DIR / "sources"))
+ADWATCH_SOURCES_DIR = str(_CONFIG_DIR / "sources")
 # When each source is crawled by `adwatch schedule once|run` (see the file's header).
-ADWATCH_SCHEDULE = os.environ.get("ADWATCH_SCHEDULE", str(_CONFIG_DIR / "schedule.yaml"))
+ADWATCH_SCHEDULE = str(_CONFIG_DIR / "schedule.yaml")
 # Alert rules and the channels alerts go to (see the file's header); "" turns alerts off.
-ADWATCH_ALERTS = os.environ.get("ADWATCH_ALERTS", str(_CONFIG_DIR / "alerts.yaml"))
+ADWATCH_ALERTS = str(_CONFIG_DIR / "alerts.yaml")
 # Pretend it is this moment (ISO, UTC) and let the clock run on from there: for tests and
 # demos that simulate days. Unset: the real clock.
-ADWATCH_NOW = os.environ.get("ADWATCH_NOW")
+ADWATCH_NOW: str | None = None
 # A GeoJSON file of LineStrings (property "ref" or "name") that extends or replaces the
 # built-in highways (geo/data/highways.yaml), e.g. an OpenStreetMap or NVDB export.
-ADWATCH_HIGHWAYS = os.environ.get("ADWATCH_HIGHWAYS")
-# Default phone region when a source does not say (ISO 3166 alpha-2).
+ADWATCH_HIGHWAYS: str | None = None
+# Default phone region when a source does not say (ISO 3166 alpha-2); also the country whose
+# gazetteer resolves the towns an analyst types (search --town/--near, trends).
 ADWATCH_DEFAULT_REGION = "SE"
 
 # --- adwatch: pipeline behaviour ------------------------------------------------
@@ -88,6 +92,8 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
 DOWNLOADER_MIDDLEWARES = {"spiders.backoff.BackoffMiddleware": 560}
 ADWATCH_BACKOFF_BASE = 1.0  # seconds of extra delay after the first 429/503
 ADWATCH_BACKOFF_MAX = 60.0  # ceiling for the extra delay
+# Known ads are not fetched again, paging stops at a page of known ads (spiders/incremental.py).
+SPIDER_MIDDLEWARES = {"spiders.incremental.IncrementalMiddleware": 950}
 
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
@@ -95,7 +101,13 @@ ITEM_PIPELINES = {
     "pipelines.enrich.EnrichPipeline": 300,
     "pipelines.store.StorePipeline": 800,
 }
-EXTENSIONS = {"pipelines.crawlrun.CrawlRunRecorder": 500, "adwatch.progress.ProgressReporter": 510}
+# The source lock (adwatch/crawl_lock.py) must come before the crawl-run recorder.
+EXTENSIONS = {"adwatch.crawl_lock.SourceLock": 100, "pipelines.crawlrun.CrawlRunRecorder": 500,
+              "adwatch.progress.ProgressReporter": 510,
+              # Alert rules on each batch written; before 500, so its stats reach the crawl run.
+              "alerts.extension.AlertsExtension": 490, "adwatch.crawl_gc.FreezeLoadedData": 520}
+# Freeze the objects loaded before the spider opens so GC passes skip them (adwatch/crawl_gc.py).
+ADWATCH_GC_FREEZE = True
 # Seconds between progress lines on a terminal (0 turns them off; never shown when piped).
 ADWATCH_PROGRESS_INTERVAL = 5.0
 

@@ -41,7 +41,10 @@ def render(country: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    country = (argv[0] if argv else "SE").upper()
+    if len(argv) != 1:
+        print("usage: python -m geo.build_gazetteer COUNTRY   (ISO 3166 alpha-2, e.g. SE)", file=sys.stderr)
+        return 2
+    country = argv[0].upper()
     path = _DATA / f"{country.lower()}_towns.tsv"
     path.write_text(render(country), encoding="utf-8")
     print(f"wrote {path}", file=sys.stderr)

@@ -100,8 +100,11 @@ class Gazetteer:
                 return self._by_key[key[: -len(suffix)]][0]
         return None
 
+
 @cache
-def gazetteer(country: str = "SE") -> Gazetteer:
+def gazetteer(country: str) -> Gazetteer:
+    """The towns of ``country`` (ISO 3166 alpha-2): callers pass it, from ADWATCH_DEFAULT_REGION
+    or from the data they resolve (the built-in highways name Swedish towns)."""
     counties = {r["admin1"]: r["county"] for r in _rows(_DATA / f"{country.lower()}_counties.csv")}
     aliases = {r["alias"]: r["town"] for r in _rows(_DATA / f"{country.lower()}_town_aliases.csv")}
     renames = {r["geonames"]: r["town"] for r in _rows(_DATA / f"{country.lower()}_canonical_names.csv")}

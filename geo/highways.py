@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -98,14 +98,19 @@ def distance_km(point: Point, road: Road) -> float:
 
 
 def load_yaml(path: Path = DATA) -> dict[str, Road]:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    towns = gazetteer("SE")
+    """Roads of ordered waypoints; town-name waypoints resolve in the gazetteer of the file's
+    own ``country`` (the built-in file says SE: its roads are Swedish), not in a default."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    country = raw.get("country")
     roads = {}
-    for name, waypoints in (raw or {}).get("roads", {}).items():
+    for name, waypoints in raw.get("roads", {}).items():
         line: list[Point] = []
         for n, waypoint in enumerate(waypoints):
             if isinstance(waypoint, str):
-                town = towns.resolve(waypoint)
+                if not isinstance(country, str):
+                    raise HighwayDataError(f"{path}: roads.{name}[{n}]: a town name needs the file's "
+                                           "'country:' (ISO 3166 alpha-2), the gazetteer it is looked up in")
+                town = gazetteer(country.upper()).resolve(waypoint)
                 if town is None:
                     raise HighwayDataError(f"{path}: roads.{name}[{n}]: no town {waypoint!r} in the gazetteer")
                 line.append((town.lat, town.lon))
@@ -147,6 +152,11 @@ def roads(extra: str | None = None) -> dict[str, Road]:
 
 
 def nearest(lat: float, lon: float, only: list[str] | None = None, extra: str | None = None) -> Nearest | None:
+    return _nearest(lat, lon, tuple(only) if only else None, extra)
+
+
+@lru_cache(maxsize=4096)  # a crawl asks for the same few town points again and again (~0.5 ms each)
+def _nearest(lat: float, lon: float, only: tuple[str, ...] | None, extra: str | None) -> Nearest | None:
     chosen = [r for name, r in roads(extra).items() if not only or name in only]
     if not chosen:
         return None

@@ -1,4 +1,5 @@
-"""Search index: the Store protocol, the SQLite store (default) and the query model."""
+"""Search index: the Store protocol (in parts, ``store.py``), its data rules (``rules.py``), the SQLite
+store (default, ``sqlite/``), the Elasticsearch store (``elastic/``) and the query model."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The Store protocol: what the pipelines, the CLI and later the web UI need of an index.
 
-The SQLite store (``index/sqlite.py``) and the Elasticsearch store (``index/elastic.py``)
-implement it; ``tests/test_store_conformance.py`` runs one suite against both.
+The SQLite store (``index/sqlite/``) and the Elasticsearch store (``index/elastic/``)
+implement it, part by part; ``tests/test_store_conformance.py`` runs one suite against both.
 Ads go in and come out as plain dicts with the fields of ``spiders.items.Ad``.
 """
 
@@ -56,12 +56,21 @@ class WriteOutcome:
     first_sightings: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
-class Store(Protocol):
+# The Store is made of parts with one job each; a backend implements every part, a new
+# capability adds a part (and its section of tests/test_store_conformance.py), not methods
+# to one interface. The data rules the parts keep are index/rules.py.
+
+
+class AdStore(Protocol):
+    """Ads: write, read, search, count, their versions and whether they are still listed."""
+
     def ad_states(self, ids: Iterable[str]) -> dict[str, AdState]: ...
 
     def known_ids(self, ids: Iterable[str]) -> set[str]: ...
 
-    def write_ads(self, ads: Sequence[dict[str, Any]]) -> WriteOutcome: ...
+    def write_ads(self, ads: Sequence[dict[str, Any]]) -> WriteOutcome:
+        """Writes ads and enters their numbers in the phone registry, in one batch."""
+        ...
 
     def touch(self, sightings: Sequence[tuple[str, str]]) -> int:
         """(ad id, seen_at) pairs: the ad was still listed; returns how many matched."""
@@ -83,9 +92,9 @@ class Store(Protocol):
         """Counts per (period start, town or county) for one metric (``index/trends.py``)."""
         ...
 
-    def refresh(self) -> None:
-        """Make every write visible to search now (Elasticsearch shows them within a second)."""
-        ...
+
+class PhoneRegistry(Protocol):
+    """The phone registry: each number's first sighting, its ads and towns."""
 
     def phone_record(self, e164: str) -> dict[str, Any] | None: ...
 
@@ -99,7 +108,10 @@ class Store(Protocol):
         """Numbers in ads seen at or after ``since`` (alert replay)."""
         ...
 
-    # --- alerts (alerts/) ---------------------------------------------------------
+
+class AlertStore(Protocol):
+    """Alerts (alerts/): stored once per key, acknowledged, delivered per channel."""
+
     def add_alerts(self, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Store alerts whose key is not stored yet; returns those added now."""
         ...
@@ -119,9 +131,15 @@ class Store(Protocol):
         of the last one of the previous page."""
         ...
 
+
+class RunLog(Protocol):
+    """Crawl runs: one record per crawl of a source."""
+
     def start_run(self, source: str, started_at: str) -> int: ...
 
-    def finish_run(self, run_id: int, **fields: Any) -> None: ...
+    def finish_run(self, run_id: int, **fields: Any) -> None:
+        """Sets fields of ``index.rules.RUN_FIELDS``; any other name is a ValueError."""
+        ...
 
     def runs(self, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]: ...
 
@@ -129,6 +147,22 @@ class Store(Protocol):
         """When the source's first crawl that ended ok or partial finished (its baseline's end)."""
         ...
 
+
+class StoreAdmin(Protocol):
+    """The store as a whole: visibility of writes, a summary, closing."""
+
+    def refresh(self) -> None:
+        """Make every write visible to search now (Elasticsearch shows them within a second)."""
+        ...
+
     def summary(self, top: int = 10) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
+
+
+class Store(AdStore, PhoneRegistry, AlertStore, RunLog, StoreAdmin, Protocol):
+    """Every part: what the pipelines, the CLI and the scheduler open."""
+
+
+# The parts, for tests and documentation (each is a Protocol above).
+PARTS: tuple[type, ...] = (AdStore, PhoneRegistry, AlertStore, RunLog, StoreAdmin)

@@ -1,7 +1,8 @@
-"""Text → facts. ``extract`` is the only entry point the pipelines use."""
+"""Text → facts. ``extract`` (one ad) and ``extract_many`` (a batch through ``nlp.pipe``)
+are the entry points the pipelines and tools use."""
 
 from __future__ import annotations
 
-from nlp.extract import extract
+from nlp.extract import extract, extract_many
 
-__all__ = ["extract"]
+__all__ = ["extract", "extract_many"]

@@ -1,122 +1,258 @@
 """adwatch's spaCy components, registered in one place (house rule 5).
 
-Each component reads the ad's text and the per-ad values ``doc._.region`` and
-``doc._.location_field``, writes explainable spans to a named ``doc.spans`` key (each
-span's ``span._.fact`` is the dict it stands for), and loads its data in ``initialize``
-so nothing is read per ad. Internally they share one plain dict per Doc (``results``);
-the ``doc._`` extensions read and write that dict. No model is downloaded: the
-pipeline is ``spacy.blank("xx")`` plus these rule components.
+No model is downloaded: the pipeline (``nlp.pipeline``) is ``spacy.blank("xx")``, the ad
+tokenizer and these rule components. Each component is made by a ``Language.factory``
+with a ``default_config`` and is given its data in ``initialize`` (the lexicons under
+``nlp/data/``, the gazetteers of ``geo/``); nothing is loaded per ad.
 
-| component          | writes                                            |
-|--------------------|---------------------------------------------------|
-| adwatch_phones     | doc.spans["phones"], doc._.phones                 |
-| adwatch_contacts   | doc.spans["contacts"], doc._.contacts             |
-| adwatch_towns      | doc.spans["towns"], doc._.towns                   |
-| adwatch_indicators | doc.spans["indicators"], doc._.indicators/score   |
-| adwatch_language   | doc._.language                                    |
+Per-ad inputs are Doc extensions, set on ``nlp.make_doc(text)`` before the pipeline runs:
+
+- ``doc._.region``: phone region of the ad (ISO 3166 alpha-2); None → the component's
+  ``default_region`` (the pipeline is built with ``ADWATCH_DEFAULT_REGION``);
+- ``doc._.location_field``: the site's own location field, None when it has none.
+
+Outputs. Every fact found in the text is a span in a named ``doc.spans`` group; the group's
+``attrs["facts"]`` lists the facts of its spans in span order (span i stands for fact i),
+and ``span._.fact`` is the fact one span stands for. Facts keep the offsets the finders
+report; a span covers the tokens those offsets fall on. Doc-level values are extensions
+with their own storage; ``doc._.phones``, ``contacts``, ``towns`` and ``indicators`` are
+read-only views built from the span groups.
+
+| component          | writes                                                          |
+|--------------------|-----------------------------------------------------------------|
+| adwatch_phones     | doc.spans["phones"] (PHONE)                                     |
+| adwatch_contacts   | doc.spans["contacts"] (WHATSAPP, EMAIL, URL …)                  |
+| adwatch_towns      | doc.spans["towns"] (TOWN, named in the text), doc._.location_town |
+| adwatch_indicators | doc.spans["indicators"] (MOVEMENT, YOUTH …), doc._.indicator_score |
+| adwatch_language   | doc._.language                                                  |
+
+Saving: ``nlp.to_disk`` writes each component's data sources (which lexicon files, which
+countries' gazetteers); ``from_disk`` reads them again from there. The rule files are not
+copied: they are versioned and tested with the code that reads them, so a saved pipeline
+pins its configuration (default region, countries), never a stale copy of the rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, SpanGroup
+from spacy.tokens.underscore import Underscore
+from spacy.util import minibatch
+from spacy.vocab import Vocab
 
 from nlp.contacts import find_contacts
+from nlp.indicators import DATA as INDICATOR_LEXICONS
 from nlp.indicators import IndicatorMatcher, indicator_matcher
-from nlp.language import detect_language
-from nlp.phones import PhoneHit, find_phones
+from nlp.language import MARKERS, AdLanguage
+from nlp.phones import NUMBER_WORDS, NumberLexicon, PhoneHit, find_phones
 from nlp.towns import TownFinder
 
-RESULTS = "adwatch"  # doc.user_data key of the dict the components read and write
-TEXT_KEY = "text"
-_FACTS = "facts"  # (start_char, end_char, label) → the fact a span stands for
-_FIELDS = (("region", "SE"), ("location_field", None), ("phones", None), ("contacts", None), ("towns", None),
-           ("indicators", None), ("indicator_score", 0.0), ("language", None))
+FACTS = "facts"  # SpanGroup.attrs key: the facts of the group's spans, in span order
+Fact = dict[str, Any]
+_SOURCES = "sources.json"  # what a component's to_disk writes: where its data came from
 
 
-def results(doc: Doc) -> dict[str, Any]:
-    """What the components know about this ad. One plain dict: the ``doc._`` extensions
-    are views of it, since each ``doc._`` access builds an accessor object."""
-    found = doc.user_data.get(RESULTS)
-    if found is None:
-        found = doc.user_data[RESULTS] = {}
-    return found
+def group_facts(doc: Doc, key: str) -> list[Fact]:
+    """The facts of one ``doc.spans`` group (empty before its component ran)."""
+    group = doc.spans.get(key)
+    return list(group.attrs[FACTS]) if group is not None and FACTS in group.attrs else []
 
 
-def _extension(name: str, default: Any) -> tuple[Callable[[Doc], Any], Callable[[Doc, Any], None]]:
-    def get(doc: Doc) -> Any:
-        return results(doc).get(name, default)
+def _fact_of(span: Span) -> Fact | None:
+    for group in span.doc.spans.values():
+        facts = group.attrs.get(FACTS)
+        if facts is None:
+            continue
+        for index, member in enumerate(group):
+            if (member.start, member.end, member.label) == (span.start, span.end, span.label):
+                return facts[index]
+    return None
 
-    def put(doc: Doc, value: Any) -> None:
-        results(doc)[name] = value
 
-    return get, put
+def _phones_view(doc: Doc) -> list[PhoneHit]:
+    return [PhoneHit(**fact) for fact in group_facts(doc, "phones")]
 
 
-for _name, _default in _FIELDS:
-    if not Doc.has_extension(_name):
-        _get, _put = _extension(_name, _default)
-        Doc.set_extension(_name, getter=_get, setter=_put)
-if not Span.has_extension("fact"):
-    # The dict this span stands for (E.164, town, rule…).
-    Span.set_extension("fact", getter=lambda span: results(span.doc).get(_FACTS, {}).get(
-        (span.start_char, span.end_char, span.label_)))
+def _towns_view(doc: Doc) -> list[Fact]:
+    anchor = LOCATION_TOWN.get(doc)
+    return ([anchor] if anchor else []) + group_facts(doc, "towns")
+
+
+class DocValue:
+    """A Doc extension with a default (``doc._.<name>``), read and written by the components
+    where spaCy keeps its value: ``doc.user_data`` under the key spaCy's ``Underscore``
+    builds (asked of spaCy once, here). Each ``doc._`` access builds an accessor object
+    (2–3 µs); the components touch a dozen values per ad. ``tests/test_spacy_pipeline.py``
+    checks that both ways see the same value, so a change in spaCy fails loudly."""
+
+    def __init__(self, name: str, default: Any = None) -> None:
+        # force=True: a re-imported module (tests, reloads) registers the same extension again.
+        Doc.set_extension(name, default=default, force=True)
+        probe = Doc(Vocab(), words=["probe"])
+        self.name = name
+        self.key: Any = Underscore(Underscore.doc_extensions, probe)._get_key(name)
+        self.default = default
+
+    def get(self, doc: Doc) -> Any:
+        data: dict[Any, Any] = doc.user_data
+        return data.get(self.key, self.default)
+
+    def set(self, doc: Doc, value: Any) -> None:
+        data: dict[Any, Any] = doc.user_data
+        data[self.key] = value
+
+
+REGION = DocValue("region")  # input: the ad's phone region (ISO 3166 alpha-2)
+LOCATION_FIELD = DocValue("location_field")  # input: the site's own location field
+AD_TEXT = DocValue("ad_text")  # the exact text, kept by the ad tokenizer
+LOCATION_TOWN = DocValue("location_town")  # the location field's town (a fact), None without one
+INDICATOR_SCORE = DocValue("indicator_score", 0.0)
+LANGUAGE = DocValue("language")
+# Read-only views built from the span groups.
+Doc.set_extension("phones", getter=_phones_view, force=True)
+Doc.set_extension("contacts", getter=lambda doc: group_facts(doc, "contacts"), force=True)
+Doc.set_extension("towns", getter=_towns_view, force=True)
+Doc.set_extension("indicators", getter=lambda doc: group_facts(doc, "indicators"), force=True)
+Span.set_extension("fact", getter=_fact_of, force=True)
 
 
 def ad_text(doc: Doc) -> str:
-    """The Doc's text, built once: ``doc.text`` joins every token again on each call."""
-    found = results(doc)
-    text = found.get(TEXT_KEY)
-    if text is None:
-        text = found[TEXT_KEY] = doc.text
-    return str(text)
+    """The Doc's text: kept by the ad tokenizer, since ``doc.text`` joins every token again."""
+    text = AD_TEXT.get(doc)
+    return doc.text if text is None else str(text)
 
 
-def _spans(doc: Doc, key: str, items: Iterable[tuple[int, int, str, dict[str, Any]]]) -> None:
-    facts = results(doc).setdefault(_FACTS, {})
-    spans = []
+def _place(doc: Doc, start: int, end: int, label: str, length: int) -> Span:
+    span = doc.char_span(start, end, label=label)  # strict alignment: a fast lookup
+    if span is None:
+        # Offsets on a normalized text (NFKC, "\r\n" → "\n") may fall inside tokens or run
+        # past the end: the tokens that cover them, within the text.
+        end = max(1, min(end, length))
+        span = doc.char_span(max(0, min(start, end - 1)), end, label=label, alignment_mode="expand")
+    if span is None:  # cannot happen with the ad tokenizer (its tokens cover every character)
+        span = Span(doc, max(0, len(doc) - 1), len(doc), label=label)
+    return span
+
+
+def _write_group(doc: Doc, key: str, text: str, items: Iterable[tuple[int, int, str, Fact]]) -> None:
+    spans: list[Span] = []
+    facts: list[Fact] = []
     for start, end, label, fact in items:
-        if start < 0:
-            continue
-        # Strict alignment is a fast lookup; "expand" walks the tokens, so it is the fallback.
-        span = doc.char_span(start, end, label=label) or doc.char_span(start, end, label=label,
-                                                                         alignment_mode="expand")
-        if span is not None:
-            spans.append(span)
-            facts[(span.start_char, span.end_char, label)] = fact
-    doc.spans[key] = spans
+        spans.append(_place(doc, start, end, label, len(text)))
+        facts.append(fact)
+    doc.spans[key] = SpanGroup(doc, name=key, attrs={FACTS: facts}, spans=spans)
 
 
-class PhonesComponent:
+class _Batched:
+    """``nlp.pipe`` hands a component a stream of Docs: this one takes a batch at a time and
+    runs it through before passing it on, so its data (lexicons, gazetteer, language
+    models) stays in the CPU caches across the batch: about a fifth faster than taking
+    each Doc through every component in turn."""
+
     def __call__(self, doc: Doc) -> Doc:
-        found = results(doc)
-        hits = find_phones(ad_text(doc), found.get("region", "SE"))
-        found["phones"] = hits
-        _spans(doc, "phones", ((h.start, h.end, "PHONE", h.as_dict()) for h in hits))
+        raise NotImplementedError
+
+    def pipe(self, docs: Iterable[Doc], *, batch_size: int = 64) -> Iterator[Doc]:
+        for batch in minibatch(docs, size=batch_size):
+            yield from [self(doc) for doc in batch]
+
+
+def _not_initialized(name: str) -> ValueError:
+    return ValueError(f"{name}: its data is not loaded: call nlp.initialize() (or load a saved pipeline)")
+
+
+class _DataComponent(_Batched):
+    """A component whose data comes from files, given in ``initialize``; ``to_disk`` records
+    which files, ``from_disk`` loads them again."""
+
+    name = "adwatch"
+
+    def sources(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load(self, **sources: Any) -> None:
+        raise NotImplementedError
+
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / _SOURCES).write_text(json.dumps(self.sources(), indent=1), encoding="utf-8")
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> _DataComponent:
+        self.load(**json.loads((Path(path) / _SOURCES).read_text(encoding="utf-8")))
+        return self
+
+
+def _region(doc: Doc, default_region: str | None, name: str) -> str:
+    region = REGION.get(doc) or default_region
+    if not region:
+        raise ValueError(f"{name}: no phone region: set doc._.region or the component's default_region")
+    return str(region).upper()
+
+
+class PhonesComponent(_DataComponent):
+    def __init__(self, name: str, default_region: str | None) -> None:
+        self.name = name
+        self.default_region = default_region.upper() if default_region else None
+        self.lexicon: NumberLexicon | None = None
+        self.number_words = str(NUMBER_WORDS)
+
+    def initialize(self, get_examples: Callable[[], Iterable[Any]] | None = None, *, nlp: Language | None = None,
+                   number_words: str | None = None) -> None:
+        self.load(number_words=number_words)
+
+    def sources(self) -> dict[str, Any]:
+        return {"number_words": self.number_words}
+
+    def load(self, number_words: str | None = None, **_: Any) -> None:
+        self.number_words = number_words or str(NUMBER_WORDS)
+        self.lexicon = NumberLexicon(Path(self.number_words))
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.lexicon is None:
+            raise _not_initialized(self.name)
+        text = ad_text(doc)
+        hits = find_phones(text, _region(doc, self.default_region, self.name), self.lexicon)
+        _write_group(doc, "phones", text, ((h.start, h.end, "PHONE", h.as_dict()) for h in hits))
         return doc
 
 
-class ContactsComponent:
+class ContactsComponent(_Batched):
     def __call__(self, doc: Doc) -> Doc:
-        found = results(doc)
-        phones: list[PhoneHit] = found.get("phones") or []
-        contacts = find_contacts(ad_text(doc), phones)
-        found["contacts"] = contacts
-        _spans(doc, "contacts", ((c["start"], c["end"], c["type"].upper(), c) for c in contacts))
+        text = ad_text(doc)
+        contacts = find_contacts(text, _phones_view(doc))
+        _write_group(doc, "contacts", text, ((c["start"], c["end"], c["type"].upper(), c) for c in contacts))
         return doc
 
 
-class TownsComponent:
-    def __init__(self) -> None:
+class TownsComponent(_DataComponent):
+    """Towns of the ad's region. The gazetteers of ``countries`` (default: the default
+    region's) are loaded in ``initialize``; an ad from another region loads that country's
+    the first time one comes, and a country without a gazetteer gets no towns."""
+
+    def __init__(self, name: str, default_region: str | None) -> None:
+        self.name = name
+        self.default_region = default_region.upper() if default_region else None
         self.finders: dict[str, TownFinder | None] = {}
+        self.initialized = False
 
     def initialize(self, get_examples: Callable[[], Iterable[Any]] | None = None, *, nlp: Language | None = None,
                    countries: list[str] | None = None) -> None:
-        for country in countries or ["SE"]:
-            self._finder(country)
+        self.load(countries=countries)
+
+    def sources(self) -> dict[str, Any]:
+        return {"countries": sorted(self.finders)}
+
+    def load(self, countries: list[str] | None = None, **_: Any) -> None:
+        self.finders = {}
+        for country in countries or ([self.default_region] if self.default_region else []):
+            self._finder(country.upper())
+        self.initialized = True
 
     def _finder(self, country: str) -> TownFinder | None:
         if country not in self.finders:
@@ -129,43 +265,74 @@ class TownsComponent:
         return self.finders[country]
 
     def __call__(self, doc: Doc) -> Doc:
-        found = results(doc)
-        finder = self._finder(str(found.get("region", "SE")).upper())
-        towns = finder.find(ad_text(doc), found.get("location_field")) if finder else []
-        found["towns"] = towns
-        _spans(doc, "towns", ((t["start"], t["end"], "TOWN", t) for t in towns if t["found_in"] == "text"))
+        if not self.initialized:
+            raise _not_initialized(self.name)
+        text = ad_text(doc)
+        finder = self._finder(_region(doc, self.default_region, self.name))
+        towns = finder.find(text, LOCATION_FIELD.get(doc)) if finder else []
+        anchor = next((t for t in towns if t["found_in"] == "location_field"), None)
+        if anchor is not None:
+            LOCATION_TOWN.set(doc, anchor)
+        # find() lists the location field's town first, then towns in the text in text order.
+        _write_group(doc, "towns", text, ((t["start"], t["end"], "TOWN", t) for t in towns if t["found_in"] == "text"))
         return doc
 
 
-class IndicatorsComponent:
-    def __init__(self) -> None:
+class IndicatorsComponent(_DataComponent):
+    def __init__(self, name: str) -> None:
+        self.name = name
         self.matcher: IndicatorMatcher | None = None
+        self.lexicons = str(INDICATOR_LEXICONS)
 
-    def initialize(self, get_examples: Callable[[], Iterable[Any]] | None = None, *,
-                   nlp: Language | None = None) -> None:
-        self.matcher = indicator_matcher()
+    def initialize(self, get_examples: Callable[[], Iterable[Any]] | None = None, *, nlp: Language | None = None,
+                   lexicons: str | None = None) -> None:
+        self.load(lexicons=lexicons)
+
+    def sources(self) -> dict[str, Any]:
+        return {"lexicons": self.lexicons}
+
+    def load(self, lexicons: str | None = None, **_: Any) -> None:
+        self.lexicons = lexicons or str(INDICATOR_LEXICONS)
+        self.matcher = indicator_matcher(Path(self.lexicons))
 
     def __call__(self, doc: Doc) -> Doc:
-        matcher = self.matcher or indicator_matcher()
-        found = results(doc)
-        hits = matcher.find(ad_text(doc))
-        facts = [h.as_dict() for h in hits]
-        found["indicators"] = facts
-        found["indicator_score"] = matcher.score(hits, any(p.obfuscated for p in found.get("phones") or []))
-        labelled = zip(hits, facts, strict=True)
-        _spans(doc, "indicators", ((h.start, h.end, h.category.upper(), fact) for h, fact in labelled))
+        if self.matcher is None:
+            raise _not_initialized(self.name)
+        text = ad_text(doc)
+        hits = self.matcher.find(text)
+        obfuscated = any(fact["obfuscated"] for fact in group_facts(doc, "phones"))
+        INDICATOR_SCORE.set(doc, self.matcher.score(hits, obfuscated))
+        _write_group(doc, "indicators", text, ((h.start, h.end, h.category.upper(), h.as_dict()) for h in hits))
         return doc
 
 
-class LanguageComponent:
+class LanguageComponent(_DataComponent):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.detector: AdLanguage | None = None
+        self.markers = str(MARKERS)
+
+    def initialize(self, get_examples: Callable[[], Iterable[Any]] | None = None, *, nlp: Language | None = None,
+                   markers: str | None = None) -> None:
+        self.load(markers=markers)
+
+    def sources(self) -> dict[str, Any]:
+        return {"markers": self.markers}
+
+    def load(self, markers: str | None = None, **_: Any) -> None:
+        self.markers = markers or str(MARKERS)
+        self.detector = AdLanguage(Path(self.markers))
+
     def __call__(self, doc: Doc) -> Doc:
-        results(doc)["language"] = detect_language(ad_text(doc))
+        if self.detector is None:
+            raise _not_initialized(self.name)
+        LANGUAGE.set(doc, self.detector.detect(ad_text(doc)))
         return doc
 
 
-@Language.factory("adwatch_phones", assigns=["doc.spans", "doc._.phones"])
-def make_phones(nlp: Language, name: str) -> PhonesComponent:
-    return PhonesComponent()
+@Language.factory("adwatch_phones", assigns=["doc.spans", "doc._.phones"], default_config={"default_region": None})
+def make_phones(nlp: Language, name: str, default_region: str | None) -> PhonesComponent:
+    return PhonesComponent(name, default_region)
 
 
 @Language.factory("adwatch_contacts", requires=["doc._.phones"], assigns=["doc.spans", "doc._.contacts"])
@@ -173,17 +340,18 @@ def make_contacts(nlp: Language, name: str) -> ContactsComponent:
     return ContactsComponent()
 
 
-@Language.factory("adwatch_towns", assigns=["doc.spans", "doc._.towns"])
-def make_towns(nlp: Language, name: str) -> TownsComponent:
-    return TownsComponent()
+@Language.factory("adwatch_towns", assigns=["doc.spans", "doc._.towns", "doc._.location_town"],
+                  default_config={"default_region": None})
+def make_towns(nlp: Language, name: str, default_region: str | None) -> TownsComponent:
+    return TownsComponent(name, default_region)
 
 
 @Language.factory("adwatch_indicators", requires=["doc._.phones"],
                   assigns=["doc.spans", "doc._.indicators", "doc._.indicator_score"])
 def make_indicators(nlp: Language, name: str) -> IndicatorsComponent:
-    return IndicatorsComponent()
+    return IndicatorsComponent(name)
 
 
 @Language.factory("adwatch_language", assigns=["doc._.language"])
 def make_language(nlp: Language, name: str) -> LanguageComponent:
-    return LanguageComponent()
+    return LanguageComponent(name)

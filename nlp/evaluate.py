@@ -90,7 +90,8 @@ def _diff(kind: str, ad_id: str, gold: set[str], got: set[str]) -> dict[str, Any
     return {"id": ad_id, "kind": kind, "missed": sorted(gold - got), "extra": sorted(got - gold)}
 
 
-def evaluate(path: Path) -> Evaluation:
+def evaluate(path: Path, default_region: str) -> Evaluation:
+    """``default_region`` (ADWATCH_DEFAULT_REGION) for lines that give no ``region``."""
     result = Evaluation()
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -100,7 +101,7 @@ def evaluate(path: Path) -> Evaluation:
             text = ad["text"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: not a labelled ad: {exc}") from None
-        facts = extract(text, title=ad.get("title") or None, region=ad.get("region") or "SE",
+        facts = extract(text, title=ad.get("title") or None, region=ad.get("region") or default_region,
                         location_field=ad.get("location_field"))
         result.ads += 1
         pairs = {

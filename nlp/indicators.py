@@ -12,14 +12,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import ahocorasick
 import yaml
 
-from nlp.regexfacts import required_factors
+from nlp.regexfacts import case_blind_spots, leading_texts, required_factors
 
 DATA = Path(__file__).resolve().parent / "data" / "indicators"
 CATEGORIES = ("movement", "youth", "third_party", "language_barrier", "controlled_contact", "risky_services",
@@ -139,7 +138,9 @@ class _Patterns:
 
     Most patterns cannot match most ads; a pattern runs only when the ad holds one text of
     its strongest factor and of each further one (``regexfacts``). Which texts an ad holds
-    is found by the matcher in one Aho–Corasick pass for all patterns.
+    is found by the matcher in one Aho–Corasick pass for all patterns. A pattern whose
+    matches all start with known texts ("(bara|endast)\\s+…") is tried only where one of
+    them starts a word, instead of at every position of the ad.
     """
 
     def __init__(self, patterns: list[str]) -> None:
@@ -147,6 +148,10 @@ class _Patterns:
         self.always: list[int] = []
         self.by_text: dict[str, list[int]] = {}
         self.others: list[list[tuple[str, ...]]] = []  # the further factors each pattern needs
+        self.leads = [leading_texts(p, max_variants=_MAX_LEADS) for p in patterns]  # what matches start with
+        # Many leading texts ("(romanian|polish|russian|…)\\s+…") are found in one scan each.
+        self.lead_finders = [_lead_finder(lead) if lead and len(lead) > _FIND_ONE_BY_ONE else None
+                             for lead in self.leads]
         for index, pattern in enumerate(patterns):
             factors = required_factors(pattern)
             # Weaker factors ("/", "&") cannot select patterns, but they can rule one out;
@@ -162,15 +167,92 @@ class _Patterns:
     def texts(self) -> set[str]:
         return set(self.by_text) | {t for factors in self.others for factor in factors for t in factor}
 
-    def matches(self, text: str, present: set[str]) -> list[tuple[int, re.Match[str]]]:
-        """(pattern index, match) for every pattern that can match the ad, in pattern order;
-        ``present`` holds the required texts the ad's lowercase text contains."""
+    def start_texts(self) -> set[str]:
+        return {text for lead in self.leads if lead for text in lead}
+
+    def matches(self, text: str, scanned: _Scanned) -> list[tuple[int, re.Match[str]]]:
+        """(pattern index, match) for every pattern that can match the ad, in pattern order."""
+        present = scanned.present
         candidates = set(self.always)
         for required in present:
             candidates.update(self.by_text.get(required, ()))
+        others = self.others
         runnable = [i for i in sorted(candidates)
-                    if all(not present.isdisjoint(factor) for factor in self.others[i])]
-        return [(i, m) for i in runnable for m in self.compiled[i].finditer(text)]
+                    if not others[i] or all(not present.isdisjoint(factor) for factor in others[i])]
+        found: list[tuple[int, re.Match[str]]] = []
+        for i in runnable:
+            lead = self.leads[i]
+            starts = scanned.starts(lead, self.lead_finders[i]) if lead is not None else None
+            if starts is None:
+                found.extend((i, m) for m in self.compiled[i].finditer(text))
+                continue
+            # What finditer finds: a match can only start where a leading text does, and the
+            # next one is looked for from the end of the last.
+            regex, free = self.compiled[i], 0
+            for start in starts:
+                if start >= free and (match := regex.match(text, start)) is not None:
+                    found.append((i, match))
+                    free = match.end()
+        return found
+
+
+class _Scanned:
+    """One ad's text as the matcher reads it: the required texts it holds (``present``), and
+    where a pattern's leading texts start a word, looked up when a pattern asks."""
+
+    def __init__(self, text: str, present: set[str], positions: bool = True, blind: re.Pattern[str] | None = None
+                 ) -> None:
+        self.text = text
+        self.present = present
+        lowered = text.lower()
+        # Offsets in the lowercase text are the text's own only when lowercasing keeps the
+        # length, and a leading text is found there only when the text holds no character
+        # the patterns match to one of its letters in another way ("ı" for "i").
+        usable = positions and len(lowered) == len(text) and not (blind is not None and blind.search(text))
+        self.lowered = lowered if usable else None
+        self.found: dict[str, list[int]] = {}
+
+    def _word_starts(self, lowered: str, wanted: str) -> list[int]:
+        found = self.found.get(wanted)
+        if found is None:
+            found = self.found[wanted] = []
+            text, at = self.text, lowered.find(wanted)
+            while at != -1:
+                # Every pattern is wrapped in (?<!\w): no match starts after a word character
+                # (what str.isalnum() accepts, and "_").
+                before = text[at - 1] if at else " "
+                if not (before.isalnum() or before == "_"):
+                    found.append(at)
+                at = lowered.find(wanted, at + 1)
+        return found
+
+    def starts(self, lead: tuple[str, ...], finder: ahocorasick.Automaton | None = None) -> list[int] | None:
+        """Where a match of a pattern with these leading texts can start, in order; None when
+        positions are unknown (then the pattern scans the whole text). ``finder`` finds
+        where any of them starts, for patterns with many."""
+        lowered = self.lowered
+        if lowered is None:
+            return None
+        if finder is not None:
+            text = self.text
+            found = {end - size + 1 for end, size in finder.iter(lowered)}
+            return sorted(at for at in found if not at or not (text[at - 1].isalnum() or text[at - 1] == "_"))
+        if len(lead) == 1:
+            return self._word_starts(lowered, lead[0])
+        return sorted({at for wanted in lead for at in self._word_starts(lowered, wanted)})
+
+
+_MAX_LEADS = 256  # leading texts per pattern: more are not worth listing
+_FIND_ONE_BY_ONE = 4  # up to this many leading texts are looked up one by one (str.find)
+
+
+def _lead_finder(lead: tuple[str, ...]) -> ahocorasick.Automaton:
+    """Every occurrence of one of ``lead``, as (end index, length), in one pass."""
+    finder = ahocorasick.Automaton()
+    for text in lead:
+        finder.add_word(text, len(text))
+    finder.make_automaton()
+    return finder
 
 
 def _text_finder(texts: set[str]) -> ahocorasick.Automaton:
@@ -204,15 +286,20 @@ class IndicatorMatcher:
         self.blocker_list = blockers
         self.blocker_patterns = _Patterns([b.pattern for b in blockers])
         self.text_finder = _text_finder(self.patterns.texts() | self.blocker_patterns.texts())
+        self.blind = case_blind_spots(self.patterns.start_texts() | self.blocker_patterns.start_texts())
 
     def present(self, text: str) -> set[str]:
         """The required texts of any pattern that ``text`` holds, in one pass."""
         return {found for _, found in self.text_finder.iter(text.lower())}
 
-    def _raw_hits(self, text: str, present: set[str] | None = None) -> list[Hit]:
-        present = self.present(text) if present is None else present
+    def scan(self, text: str, positions: bool = True) -> _Scanned:
+        """``text`` read for matching (``positions=False``: every pattern scans the whole text)."""
+        return _Scanned(text, self.present(text), positions, self.blind)
+
+    def _raw_hits(self, text: str, scanned: _Scanned | None = None) -> list[Hit]:
+        scanned = scanned or self.scan(text)
         by_category: dict[str, list[tuple[int, re.Match[str]]]] = {}
-        for index, match in self.patterns.matches(text, present):
+        for index, match in self.patterns.matches(text, scanned):
             by_category.setdefault(self.entry_list[index].category, []).append((index, match))
         hits = [Hit(category, m.group(), m.start(), m.end(), self.entry_list[i].id, self.entry_list[i].weight)
                 for category, found in by_category.items() for i, m in _leftmost(found)]
@@ -220,18 +307,19 @@ class IndicatorMatcher:
             hits.append(Hit("youth", match.group(), match.start(), match.end(), "code.youth.stated_age", 1.0))
         return hits
 
-    def blocked_spans(self, text: str, present: set[str] | None = None) -> list[tuple[int, int, tuple[str, ...]]]:
-        present = self.present(text) if present is None else present
+    def blocked_spans(self, text: str, scanned: _Scanned | None = None) -> list[tuple[int, int, tuple[str, ...]]]:
+        scanned = scanned or self.scan(text)
         return [(m.start(), m.end(), self.blocker_list[i].cancels)
-                for i, m in self.blocker_patterns.matches(text, present)]
+                for i, m in self.blocker_patterns.matches(text, scanned)]
 
     def find(self, text: str) -> list[Hit]:
         text = unicodedata.normalize("NFKC", text)
-        present = self.present(text)
-        blocked = self.blocked_spans(text, present)
-        hits = [h for h in self._raw_hits(text, present)
-                if not any(h.category in cancels and h.start < end and start < h.end
-                           for start, end, cancels in blocked)]
+        scanned = self.scan(text)
+        blocked = self.blocked_spans(text, scanned)
+        hits = self._raw_hits(text, scanned)
+        if blocked:
+            hits = [h for h in hits if not any(h.category in cancels and h.start < end and start < h.end
+                                               for start, end, cancels in blocked)]
         return sorted(hits, key=lambda h: (h.start, h.category))
 
     def entry_hits(self, entry: Entry, text: str) -> list[Hit]:
@@ -258,6 +346,7 @@ class IndicatorMatcher:
         return float(self.weights["flag_threshold"])
 
 
-@cache
-def indicator_matcher() -> IndicatorMatcher:
-    return IndicatorMatcher(*load_lexicons())
+def indicator_matcher(folder: Path = DATA) -> IndicatorMatcher:
+    """A matcher over the lexicons in ``folder``, built anew on each call (not cached): the spaCy
+    component builds its own in ``initialize``; other callers keep the one they build."""
+    return IndicatorMatcher(*load_lexicons(folder))

@@ -28,7 +28,7 @@ import phonenumbers
 import yaml
 from phonenumbers import PhoneNumberType
 
-_DATA = Path(__file__).resolve().parent / "data" / "number_words.yaml"
+NUMBER_WORDS = Path(__file__).resolve().parent / "data" / "number_words.yaml"
 _TYPES = {value: name.lower() for name, value in vars(PhoneNumberType).items() if name.isupper()}
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
 _MAX_PARSES = 3000  # per text: bounds the time a hostile page of digits can cost (~0.1 s)
@@ -76,15 +76,16 @@ class _Unit(NamedTuple):  # a tuple: dozens are built per ad
     values: tuple[str, ...]  # digit strings of each reading (tens words have two)
 
 
-class _Lexicon:
-    """Number words and digit-like characters, compiled once per process."""
+class NumberLexicon:
+    """Number words and digit-like characters (``nlp/data/number_words.yaml``), compiled once:
+    the spaCy pipeline builds its own in ``initialize``; ``default_lexicon`` serves other callers."""
 
     def _add(self, word: str, value: str) -> None:
         for form in {word.casefold(), _fold(word).casefold()}:
             self.words.setdefault(form, (value,))
 
-    def __init__(self) -> None:
-        data = yaml.safe_load(_DATA.read_text(encoding="utf-8"))
+    def __init__(self, path: Path = NUMBER_WORDS) -> None:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
         self.words: dict[str, tuple[str, ...]] = {}
         for lang in ("sv", "en", "pl", "ro", "ru"):
             units, teens, tens = data[lang]["units"], data[lang]["teens"], data[lang]["tens"]
@@ -122,11 +123,13 @@ def _fold(word: str) -> str:
 
 
 @cache
-def _lexicon() -> _Lexicon:
-    return _Lexicon()
+def default_lexicon() -> NumberLexicon:
+    """The packaged number words, for callers outside the spaCy pipeline (``normalize_phone``,
+    tests); the pipeline's component is given its own lexicon in ``initialize``."""
+    return NumberLexicon()
 
 
-def _units(text: str, lex: _Lexicon) -> list[_Unit]:
+def _units(text: str, lex: NumberLexicon) -> list[_Unit]:
     out: list[_Unit] = []
     words, letters = lex.words, lex.letters
     for match in lex.units.finditer(text):
@@ -163,7 +166,7 @@ def _separator(char: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _gap_ok(gap: str, lex: _Lexicon) -> bool:
+def _gap_ok(gap: str, lex: NumberLexicon) -> bool:
     """Whether two units this far apart belong to one number (cached: a handful of gaps,
     " " and "-" above all, make up most of them)."""
     visible = "".join(c for c in gap if c not in _INVISIBLE)
@@ -172,7 +175,7 @@ def _gap_ok(gap: str, lex: _Lexicon) -> bool:
     return len(visible) <= _MAX_GAP and all(_separator(c) for c in visible) and visible.count("\n") <= 1
 
 
-def _runs(text: str, units: list[_Unit], lex: _Lexicon) -> list[list[_Unit]]:
+def _runs(text: str, units: list[_Unit], lex: NumberLexicon) -> list[list[_Unit]]:
     runs: list[list[_Unit]] = []
     current: list[_Unit] = []
     for unit in units:
@@ -185,7 +188,7 @@ def _runs(text: str, units: list[_Unit], lex: _Lexicon) -> list[list[_Unit]]:
     return [run for run in runs if sum(len(u.values[0]) for u in run) >= _MIN_DIGITS]
 
 
-def _with_tens_readings(run: list[_Unit], text: str, lex: _Lexicon) -> list[list[_Unit]]:
+def _with_tens_readings(run: list[_Unit], text: str, lex: NumberLexicon) -> list[list[_Unit]]:
     """Both readings of 'tens word + unit word': 'fyrtio sex' as 46, or as 40 then 6."""
     merged: list[_Unit] = []
     for unit in run:
@@ -299,7 +302,7 @@ class _Budget:
         self.left = parses
 
 
-def _cut(text: str, run: list[_Unit], region: str, budget: _Budget, lex: _Lexicon) -> list[PhoneHit]:
+def _cut(text: str, run: list[_Unit], region: str, budget: _Budget, lex: NumberLexicon) -> list[PhoneHit]:
     """Cut a run into valid numbers, longest window first, left to right."""
     hits: list[PhoneHit] = []
     for units in _with_tens_readings(run, text, lex):
@@ -341,14 +344,18 @@ def _cut(text: str, run: list[_Unit], region: str, budget: _Budget, lex: _Lexico
     return hits
 
 
-def find_phones(text: str, region: str = "SE") -> list[PhoneHit]:
-    """Every phone number in ``text`` (each E.164 once, first occurrence), however written."""
+def find_phones(text: str, region: str, lexicon: NumberLexicon | None = None) -> list[PhoneHit]:
+    """Every phone number in ``text`` (each E.164 once, first occurrence), however written.
+    ``region`` (ISO 3166 alpha-2) reads national numbers; the caller passes its default.
+    """
     text = text.replace("\r\n", "\n")
-    lex = _lexicon()
+    lex = lexicon or default_lexicon()
     # Every web address holds "/" or "www.": most ads need no URL scan.
     urls = _URL.finditer(text) if "/" in text or "www." in text.lower() else ()
     blocked = [m.span() for m in urls] + [m.span() for m in _NOT_PHONE.finditer(text)]
-    units = [u for u in _units(text, lex) if not any(a <= u.start < b for a, b in blocked)]
+    units = _units(text, lex)
+    if blocked:
+        units = [u for u in units if not any(a <= u.start < b for a, b in blocked)]
     seen: set[str] = set()
     hits: list[PhoneHit] = []
     budget = _Budget(_MAX_PARSES)
@@ -366,14 +373,14 @@ def find_phones(text: str, region: str = "SE") -> list[PhoneHit]:
     return hits
 
 
-def _zero_hint(text: str, run: list[_Unit], lex: _Lexicon) -> bool:
+def _zero_hint(text: str, run: list[_Unit], lex: NumberLexicon) -> bool:
     if run[0].values[0].startswith(("0", "+")) or run[0].kind == "plus":
         return False
     near = text[max(0, run[0].start - 60) : run[-1].end + 60]
     return any(h.search(near) for h in lex.zero_hints)
 
 
-def normalize_phone(raw: str, region: str = "SE") -> str | None:
+def normalize_phone(raw: str, region: str) -> str | None:
     """Whatever an analyst or a page writes ("070-174 06 05", "+46 70…") → E.164, or None."""
     hits = find_phones(raw, region)
     if len(hits) == 1 and hits[0].start <= 2:

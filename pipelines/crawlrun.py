@@ -14,8 +14,10 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
 from adwatch.core.clock import now_iso
+from adwatch.crawl_lock import refused
 from index import Store, store_for_crawler
 from index.store import StoreUnavailable
+from spiders.adstates import AdStates, ad_states_for_crawler
 
 logger = logging.getLogger(__name__)
 
@@ -60,22 +62,28 @@ def _reason(reason: str, status: str, stats: dict[str, Any]) -> str | None:
 
 
 class CrawlRunRecorder:
-    def __init__(self, store: Store, stats: StatsCollector, removed_after: int = 2) -> None:
+    def __init__(self, store: Store, stats: StatsCollector, removed_after: int = 2,
+                 seen: AdStates | None = None) -> None:
         self.store = store
         self.stats = stats
         self.removed_after = removed_after
+        self.seen = seen  # its ``listed``: the ads the listing pages showed
         self.run_id: int | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlRunRecorder:
         assert crawler.stats is not None
-        recorder = cls(store_for_crawler(crawler), crawler.stats, crawler.settings.getint("ADWATCH_REMOVED_AFTER"))
+        store = store_for_crawler(crawler)
+        recorder = cls(store, crawler.stats, crawler.settings.getint("ADWATCH_REMOVED_AFTER"),
+                       ad_states_for_crawler(crawler, store))
         crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
         # After the item pipelines have flushed (they close on spider_closed first).
         crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
         return recorder
 
     def spider_opened(self, spider: Spider) -> None:
+        if refused(self.stats):  # another crawl of the source runs: this one is no run of its own
+            return
         try:
             self.run_id = self.store.start_run(spider.name, now_iso())
         except StoreUnavailable as exc:  # the crawl itself goes on; its ads are spooled
@@ -92,7 +100,7 @@ class CrawlRunRecorder:
                                                                     "adwatch/spider/parse_error")))
         status = run_status(reason, stats)
         removed = 0
-        listed = getattr(spider, "listed", None)
+        listed = self.seen.listed if self.seen is not None else None
         if listed is not None and complete_walk(status, stats):
             try:
                 removed = self.store.mark_missing(spider.name, listed, now_iso(), self.removed_after)

@@ -15,7 +15,9 @@ from scrapy.statscollectors import StatsCollector
 
 from adwatch.core.clock import now_iso
 from index import Store, store_for_crawler
+from index.rules import version_step
 from index.store import AdState, StoreUnavailable
+from spiders.adstates import AdStates, ad_states_for_crawler
 from spiders.items import AdSighting
 
 _HASHED = ("title", "text", "phone_field", "location", "price", "age", "poster")
@@ -29,18 +31,26 @@ def content_hash(ad: ItemAdapter) -> str:
 
 
 class DedupePipeline:
-    def __init__(self, store: Store, stats: StatsCollector) -> None:
+    def __init__(self, store: Store, stats: StatsCollector, states: AdStates | None = None) -> None:
         self.store = store
         self.stats = stats
+        # The states the incremental middleware fetched with each listing page: an ad it
+        # covered costs no store query here.
+        self.states = states
         # Ads already handled in this crawl but perhaps not yet flushed to the store.
         self.this_run: dict[str, AdState] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
         assert crawler.stats is not None
-        return cls(store_for_crawler(crawler), crawler.stats)
+        store = store_for_crawler(crawler)
+        return cls(store, crawler.stats, ad_states_for_crawler(crawler, store))
 
     def _stored_state(self, ad_id: str) -> AdState | None:
+        if self.states is not None:
+            covered, state = self.states.take(ad_id)
+            if covered:
+                return state
         try:
             return self.store.ad_states([ad_id]).get(ad_id)
         except StoreUnavailable:
@@ -58,16 +68,10 @@ class DedupePipeline:
         previous = self.this_run.get(ad["id"]) or self._stored_state(ad["id"])
         ad["content_hash"] = digest
         ad["last_seen_at"] = seen_at
-        if previous is None:
-            ad["first_seen_at"] = seen_at
-            ad["version"] = 1
-            self.stats.inc_value("adwatch/dedupe/new")
-        elif previous.content_hash == digest:
-            self.stats.inc_value("adwatch/dedupe/unchanged")
+        step = version_step(previous, digest, seen_at)  # index/rules.py: the stores keep the same rule
+        self.stats.inc_value(f"adwatch/dedupe/{step.outcome}")
+        if step.outcome == "unchanged":
             return AdSighting(ids=[ad["id"]], source=ad["source"], seen_at=seen_at)
-        else:
-            ad["first_seen_at"] = previous.first_seen_at or seen_at
-            ad["version"] = previous.version + 1
-            self.stats.inc_value("adwatch/dedupe/changed")
+        ad["first_seen_at"], ad["version"] = step.first_seen_at, step.version
         self.this_run[ad["id"]] = AdState(digest, ad["version"], ad["first_seen_at"])
         return item

@@ -1,6 +1,6 @@
 """The items that travel from spiders through pipelines to the store.
 
-``Ad`` is the Ad document of DESIGN.md (the contract between stages); spiders fill
+``Ad`` is the Ad document of docs/ARCHITECTURE.md (the contract between stages); spiders fill
 what a page shows, pipelines fill the rest. ``AdSighting`` says "these known ads are
 still listed" without fetching them again, so the store can move ``last_seen_at``; one
 item per listing page, not per ad, keeps Scrapy's per-item overhead off the hot path.
@@ -19,7 +19,8 @@ class Ad:
     url: str
     site_id: str | None = None
     fetched_at: str | None = None
-    region: str = "SE"
+    # The phone region: the source's, else ADWATCH_DEFAULT_REGION (the page fills it in).
+    region: str | None = None
     timezone: str = "Europe/Stockholm"
     # As the page shows them (normalize cleans them in place).
     title: str = ""

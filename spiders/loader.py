@@ -12,6 +12,7 @@ from typing import Any
 from scrapy.settings import BaseSettings
 from scrapy.spiderloader import SpiderLoader
 
+from config.environment import with_environment
 from config.source_schema import Source, load_sources
 from spiders.classifieds import SourceSpider
 
@@ -28,7 +29,9 @@ def source_spider_class(source: Source) -> type[SourceSpider]:
 class SourceSpiderLoader(SpiderLoader):
     def __init__(self, settings: BaseSettings) -> None:
         super().__init__(settings)
-        sources, problems = load_sources(settings.get("ADWATCH_SOURCES_DIR"))
+        # `scrapy list` builds the loader without running the add-ons, so ADWATCH_SOURCES_DIR
+        # from the environment is applied here too (same table, config/environment.py).
+        sources, problems = load_sources(with_environment(settings).get("ADWATCH_SOURCES_DIR"))
         for problem in problems:
             logger.error("source skipped: %s", problem)
         for name, source in sources.items():

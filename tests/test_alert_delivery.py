@@ -22,6 +22,7 @@ from alerts.engine import AlertEngine, load_config
 from alerts.model import alert
 from alerts.notifiers import EmailNotifier, build_notifiers
 from config.alerts_schema import EmailChannel
+from config.settings import ADWATCH_DEFAULT_REGION
 from geo.highways import roads
 from index.sqlite import SqliteStore
 from tests.conftest import run_adwatch, run_json
@@ -94,7 +95,7 @@ def setup(tmp_path: Path, channels: str, home: Path | None = None) -> tuple[Aler
     path.write_text("new_numbers: {baseline_first_crawl: false}\n"
                     "rules:\n  watched: {type: new_number_in_town, towns: [Gävle]}\n"
                     f"channels:\n{channels}", encoding="utf-8")
-    config, problems = load_config(path)
+    config, problems = load_config(path, ADWATCH_DEFAULT_REGION)
     assert problems == []
     store = SqliteStore(tmp_path / "d.db")
     notifiers, more = build_notifiers(config, home=home or tmp_path, config_file=path)

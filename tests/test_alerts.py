@@ -10,6 +10,7 @@ import pytest
 
 from alerts.engine import AlertEngine, load_config
 from config.alerts_schema import AlertsConfig
+from config.settings import ADWATCH_DEFAULT_REGION
 from geo.gazetteer import gazetteer
 from geo.highways import roads
 from index.sqlite import SqliteStore
@@ -41,7 +42,7 @@ channels: {}
 def config(tmp_path: Path, text: str = RULES) -> AlertsConfig:
     path = tmp_path / "alerts.yaml"
     path.write_text(text, encoding="utf-8")
-    found, problems = load_config(path)
+    found, problems = load_config(path, ADWATCH_DEFAULT_REGION)
     assert problems == []
     return found
 
@@ -52,7 +53,7 @@ _serial = iter(range(1, 10_000))
 def ad(town: str | None, phone: str, day: str = "2026-11-20", score: float = 0.0, source: str = "s",
        **over: Any) -> dict[str, Any]:
     n = next(_serial)
-    place = gazetteer().resolve(town) if town else None
+    place = gazetteer(ADWATCH_DEFAULT_REGION).resolve(town) if town else None
     found = {
         "id": f"{source}:{n}", "source": source, "url": f"http://x/{n}", "title": "t", "text": "x",
         "posted_at": f"{day}T12:00:00Z", "first_seen_at": f"{day}T13:00:00Z", "last_seen_at": f"{day}T13:00:00Z",
@@ -96,7 +97,7 @@ def test_a_new_number_near_the_e4_raises_one_alert_and_never_again(engine: Alert
 
 
 def test_far_from_the_road_or_without_a_place_stays_quiet(engine: AlertEngine) -> None:
-    assert roads()["E4"] and gazetteer().resolve("Arjeplog")
+    assert roads()["E4"] and gazetteer(ADWATCH_DEFAULT_REGION).resolve("Arjeplog")
     raised = by_rule(write(engine, ad("Arjeplog", "+46701740602", score=2.0), ad(None, "+46701740603", score=2.0)))
     assert "near-e4" not in raised and "near-any" not in raised  # Arjeplog: 56 km from the E45
     # Malmö is on the E6/E20, not the E4: only the rule for any road fires.
@@ -251,7 +252,7 @@ channels:
   log: {type: log}
 surprise: 1
 """, encoding="utf-8")
-    found, problems = load_config(path)
+    found, problems = load_config(path, ADWATCH_DEFAULT_REGION)
     assert list(found.rules) == ["good"] and list(found.channels) == ["log"]
     lines = {(p.field, p.reason.split(":")[0].split(",")[0]) for p in problems}
     assert all(p.file == str(path) for p in problems)
@@ -266,15 +267,15 @@ surprise: 1
 def test_a_broken_file_is_one_line_not_a_crash(tmp_path: Path, text: str, where: str) -> None:
     path = tmp_path / "alerts.yaml"
     path.write_text(text, encoding="utf-8")
-    found, problems = load_config(path)
+    found, problems = load_config(path, ADWATCH_DEFAULT_REGION)
     assert found.rules == {} and len(problems) == 1 and problems[0].field.startswith(where)
-    assert load_config(tmp_path / "missing.yaml")[1][0].reason == "no such file"
+    assert load_config(tmp_path / "missing.yaml", ADWATCH_DEFAULT_REGION)[1][0].reason == "no such file"
 
 
 def test_the_shipped_config_is_valid() -> None:
     from config.settings import ADWATCH_ALERTS
 
-    found, problems = load_config(ADWATCH_ALERTS)
+    found, problems = load_config(ADWATCH_ALERTS, ADWATCH_DEFAULT_REGION)
     assert problems == [] and {r.type for r in found.rules.values()} == {
         "new_number_near_highway", "number_moves_along_highway", "new_number_in_town"}
 
@@ -297,16 +298,22 @@ class _AlertsDownOnce(SqliteStore):
 
 
 def test_an_outage_after_the_write_spools_the_check_and_loses_no_alert(tmp_path: Path) -> None:
-    from scrapy.statscollectors import MemoryStatsCollector
     from scrapy.utils.test import get_crawler
 
+    from alerts.extension import AlertsExtension
     from index.spool import Spool
+    from index.writer import StoreWriter
     from pipelines.store import StorePipeline
 
     store = _AlertsDownOnce(tmp_path / "g.db")
-    stats = MemoryStatsCollector(get_crawler())
+    crawler = get_crawler()
+    assert crawler.stats is not None
+    stats = crawler.stats
     spool = Spool(tmp_path / "spool")
-    pipe = StorePipeline(store, stats, spool, batch_size=1, alerts=AlertEngine(config(tmp_path), store, roads()))
+    writer = StoreWriter(store, spool)
+    # As in a crawl: the pipeline writes and signals, the extension runs the rules.
+    AlertsExtension(AlertEngine(config(tmp_path), store, roads()), writer, stats).connect(crawler.signals)
+    pipe = StorePipeline(writer, stats, batch_size=1, signals=crawler.signals)
     pipe.process_item(ad("Tierp", "+46701740670"))
     assert store.alerts() == [] and [p.name.split(".")[-2] for p in spool.pending()] == ["alertcheck"]
     assert store.phone_record("+46701740670") is not None  # the ad itself is stored

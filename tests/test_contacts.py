@@ -43,3 +43,14 @@ def test_the_cheap_messenger_test_never_hides_a_messenger(word: str) -> None:
 
 def test_the_cheap_messenger_test_passes_ads_without_messengers() -> None:
     assert not _may_name_messenger("Escort i Gävle, ring 070-174 06 05 ikväll")
+
+
+def test_messenger_patterns_are_tried_where_a_messenger_name_starts() -> None:
+    from nlp.contacts import _MESSENGER_STARTS
+
+    assert {"whats", "wa", "t.me/", "snap", "sc", "👻", "kik", "ig"} <= set(_MESSENGER_STARTS)
+    # A long s is an "s" to a case-blind pattern but not to str.lower(): the whole text is scanned then.
+    assert contacts("ſnap: anna_x, WhatsApp +46 70 174 06 05") == [("snapchat", "anna_x"),
+                                                                    ("whatsapp", "+46701740605")]
+    assert contacts("Snap: anna_x, WhatsApp +46 70 174 06 05") == [("snapchat", "anna_x"),
+                                                                    ("whatsapp", "+46701740605")]

@@ -48,7 +48,7 @@ def test_crawl_indexes_every_live_ad(demo_site: DemoSite, home: Path) -> None:
         assert got["town"] == truth.town, ad_id
         assert got["posted_at"] and got["posted_at"].endswith("Z")
         if truth.phone_field:  # what the page's phone field shows is always found
-            assert normalize_phone(truth.phone_field) in got["phones"], ad_id
+            assert normalize_phone(truth.phone_field, "SE") in got["phones"], ad_id
         assert set(got["phones"]) == set(truth.phones), ad_id  # obfuscated ones too, and nothing else
     # Flaky pages were retried; robots.txt kept the crawler out of /admin/ and the search page.
     assert all(f"{SOURCE_OF[a.site]}:{a.site_id}" in ids for a in demo_site.ads if a.status == "flaky")

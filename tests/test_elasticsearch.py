@@ -212,3 +212,20 @@ def test_make_demo_style_run_against_elasticsearch(es_url: str, es_prefix: str, 
     assert {a["rule"] for a in alerts} == {"new-near-highway", "travelling-number", "watched-towns"}
     replay = run_json("alerts", "evaluate", "--since", "90d", home=home, env=es_env(es_url, es_prefix))
     assert replay["new"] == 0 and replay["raised"] >= len(alerts)  # real time missed nothing
+
+
+@pytest.mark.parametrize(("status", "unavailable"), [(429, True), (503, True), (500, True), (400, False),
+                                                     (404, False), (409, False)])
+def test_busy_or_failing_answers_are_store_unavailable_refusals_pass(status: int, unavailable: bool) -> None:
+    from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+    from elasticsearch import ApiError
+
+    from index.elastic.base import _Guard
+    from index.store import StoreUnavailable
+
+    meta = ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0,
+                           node=NodeConfig("http", "127.0.0.1", 9200))
+    expected = StoreUnavailable if unavailable else ApiError
+    with pytest.raises(expected) as caught, _Guard("http://127.0.0.1:9200"):
+        raise ApiError("refused", meta, {})
+    assert isinstance(caught.value, StoreUnavailable) == unavailable

@@ -28,13 +28,13 @@ def test_shipped_file_is_what_the_builder_makes() -> None:
     ],
 )
 def test_resolve(name: str, town: str, county: str) -> None:
-    found = gazetteer().resolve(name)
+    found = gazetteer("SE").resolve(name)
     assert found is not None and (found.name, found.county) == (town, county)
 
 
 @pytest.mark.parametrize("name", ["", None, "Atlantis", "xyzzy", "Paris"])
 def test_unknown(name: str | None) -> None:
-    assert gazetteer().resolve(name) is None
+    assert gazetteer("SE").resolve(name) is None
 
 
 def test_homonym_resolves_to_the_larger_place() -> None:
@@ -45,7 +45,7 @@ def test_homonym_resolves_to_the_larger_place() -> None:
 
 
 def test_every_town_has_a_county_and_coordinates_in_sweden() -> None:
-    towns = gazetteer().towns
+    towns = gazetteer("SE").towns
     assert len(towns) > 1000
     assert all(t.county for t in towns)
     assert all(55.0 < t.lat < 69.5 and 10.5 < t.lon < 24.5 for t in towns)

@@ -69,9 +69,20 @@ def test_geojson_roads_extend_and_replace(tmp_path: Path) -> None:
 
 def test_a_bad_waypoint_names_its_place(tmp_path: Path) -> None:
     path = tmp_path / "h.yaml"
-    path.write_text("roads:\n  E99:\n    - Stockholm\n    - Atlantis\n")
+    path.write_text("country: SE\nroads:\n  E99:\n    - Stockholm\n    - Atlantis\n")
     with pytest.raises(HighwayDataError, match=r"roads\.E99\[1\]: no town 'Atlantis'"):
         load_yaml(path)
+
+
+def test_town_waypoints_resolve_in_the_files_own_country(tmp_path: Path) -> None:
+    path = tmp_path / "h.yaml"
+    path.write_text("roads:\n  E99:\n    - [59.0, 15.0]\n    - Stockholm\n")
+    with pytest.raises(HighwayDataError, match=r"roads\.E99\[1\]: a town name needs the file's 'country:'"):
+        load_yaml(path)
+    path.write_text("country: se\nroads:\n  E99:\n    - [59.0, 15.0]\n    - Stockholm\n")
+    stockholm = gazetteer("SE").resolve("Stockholm")
+    assert stockholm is not None
+    assert load_yaml(path)["E99"].lines[0][1] == (stockholm.lat, stockholm.lon)
 
 
 def test_cli_near_and_jsonl(home: Path) -> None:

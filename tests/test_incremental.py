@@ -146,7 +146,6 @@ def _listing_spider(tmp_path: Path) -> object:
     spider = cls()
     spider.crawler = crawler
     crawler.stats = MemoryStatsCollector(crawler)
-    spider.resume_full = False  # the previous run was ok
     return spider
 
 
@@ -154,15 +153,20 @@ def test_a_page_of_ads_this_run_fetched_does_not_stop_paging(tmp_path: Path) -> 
     from scrapy import Request
     from scrapy.http import HtmlResponse
 
+    from spiders.adstates import AdStates
+    from spiders.incremental import IncrementalMiddleware
+    from tests.test_incremental_middleware import StoreHolding, through
+
     spider: object = _listing_spider(tmp_path)
     body = b"<a class=ad href='/ad/1'>1</a><a class=ad href='/ad/2'>2</a><a class=next href='/list?page=3'>n</a>"
     page = HtmlResponse("http://127.0.0.1:1/list?page=2", body=body)
     store_has = {"growing:1", "growing:2"}
-    spider.known_ids = lambda ids: store_has & set(ids)  # type: ignore[attr-defined]
+    middleware = IncrementalMiddleware(AdStates(StoreHolding(store_has)), spider.crawler.stats,  # type: ignore[attr-defined]
+                                       "growing", skip_known=True, may_stop_paging=True)  # the previous run was ok
     # Known from an earlier crawl: paging stops.
-    out = list(spider.parse_listing(page))  # type: ignore[attr-defined]
+    out = through(middleware, page, spider.parse_listing(page))  # type: ignore[attr-defined]
     assert not any(isinstance(o, Request) and "page=3" in o.url for o in out)
     # Stored during this very crawl (asked for on another listing): paging goes on.
-    spider.requested = set(store_has)  # type: ignore[attr-defined]
-    out = list(spider.parse_listing(page))  # type: ignore[attr-defined]
+    middleware.requested = set(store_has)
+    out = through(middleware, page, spider.parse_listing(page))  # type: ignore[attr-defined]
     assert any(isinstance(o, Request) and "page=3" in o.url for o in out)

@@ -124,3 +124,23 @@ def test_prefiltered_matching_equals_a_plain_scan() -> None:
                 expected.add((category, start, stop))
                 end = stop
     assert len(got) >= 15 and got == expected
+
+
+def test_trying_patterns_only_where_their_leading_texts_start_finds_the_same_hits() -> None:
+    texts = [t for e in ENTRIES for t in (*e.positive, *e.negative)]
+    separators = [" ", "\n", "_", "x", ". "]
+    mixed = [separators[i % 5].join(texts[i : i + 3]) for i in range(0, len(texts), 2)]
+    tried = 0
+    for text in texts + mixed:
+        scanned, plain = MATCHER.scan(text), MATCHER.scan(text, positions=False)
+        assert MATCHER._raw_hits(text, scanned) == MATCHER._raw_hits(text, plain)
+        assert MATCHER.blocked_spans(text, scanned) == MATCHER.blocked_spans(text, plain)
+        tried += bool(scanned.found) and plain.lowered is None
+    assert tried > 500
+
+
+def test_a_text_that_lowercasing_would_hide_a_match_in_is_scanned_whole() -> None:
+    for text in ("Endaſt sms, bara här till fredag", "İn town only 3 days", "ONLY SMS, here until Friday"):
+        scanned = MATCHER.scan(text)
+        assert (scanned.lowered is None) == (text[0] in "Eİ")
+        assert MATCHER._raw_hits(text, scanned) == MATCHER._raw_hits(text, MATCHER.scan(text, positions=False))

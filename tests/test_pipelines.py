@@ -11,6 +11,7 @@ from scrapy.utils.test import get_crawler
 
 from index.spool import Spool
 from index.sqlite import SqliteStore
+from index.writer import StoreWriter
 from pipelines.dedupe import DedupePipeline
 from pipelines.enrich import EnrichPipeline
 from pipelines.normalize import NormalizePipeline
@@ -97,7 +98,7 @@ def test_dedupe_remembers_unflushed_ads_of_this_run(stats: MemoryStatsCollector,
 
 def test_store_batches_writes_and_sightings(stats: MemoryStatsCollector, store: SqliteStore,
                                             tmp_path: Path) -> None:
-    pipe = StorePipeline(store, stats, Spool(tmp_path / "spool"), batch_size=3)
+    pipe = StorePipeline(StoreWriter(store, Spool(tmp_path / "spool")), stats, batch_size=3)
     for n in range(1, 3):
         pipe.process_item(chain(stats, store, raw_ad(n)))
     assert store.summary()["ads"] == 0  # not flushed yet
@@ -113,7 +114,7 @@ def test_store_spools_when_locked_and_replays_in_order(stats: MemoryStatsCollect
     path = tmp_path / "locked.db"
     store = SqliteStore(path, timeout=0.2)
     spool = Spool(tmp_path / "spool")
-    pipe = StorePipeline(store, stats, spool, batch_size=1)
+    pipe = StorePipeline(StoreWriter(store, spool), stats, batch_size=1)
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
     pipe.process_item(chain(stats, store, raw_ad(1)))
@@ -133,7 +134,7 @@ def test_store_spools_when_locked_and_replays_in_order(stats: MemoryStatsCollect
 def test_a_bad_record_is_set_aside_and_the_rest_is_written(stats: MemoryStatsCollector, store: SqliteStore,
                                                            tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
-    pipe = StorePipeline(store, stats, spool, batch_size=3)
+    pipe = StorePipeline(StoreWriter(store, spool), stats, batch_size=3)
     good = chain(stats, store, raw_ad(1))
     bad = chain(stats, store, raw_ad(2))
     assert isinstance(bad, Ad)
@@ -154,6 +155,6 @@ def test_spool_survives_a_new_pipeline(stats: MemoryStatsCollector, tmp_path: Pa
     spool.append("ads", [{"id": "demo:9", "source": "demo", "url": "u", "first_seen_at": "2026-11-28T00:00:00Z",
                           "last_seen_at": "2026-11-28T00:00:00Z", "content_hash": "h"}])
     store = SqliteStore(tmp_path / "next.db")
-    StorePipeline(store, stats, spool).open_spider()
+    StorePipeline(StoreWriter(store, spool), stats).open_spider()
     assert store.get_ad("demo:9") is not None and spool.pending() == []
     store.close()

@@ -160,9 +160,13 @@ def _running(home: Path) -> bool:
 
     if not (home / "adwatch.db").exists():
         return False
+    import sqlite3
+
     store = SqliteStore(home / "adwatch.db", readonly=True)
     try:
         return any(run["status"] == "running" for run in store.runs())
+    except sqlite3.OperationalError:  # the file exists, its tables not yet: the scheduler is still creating them
+        return False
     finally:
         store.close()
 

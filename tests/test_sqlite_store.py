@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from index.open import StoreConfigError, open_store
+from index.open import StoreConfigError, open_store, store_config
 from index.sqlite import SqliteStore
 from index.sqlite_schema import LATEST
 
@@ -21,14 +21,14 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         SqliteStore(path)
 
 def test_open_store_urls(tmp_path: Path) -> None:
-    store = open_store({"ADWATCH_HOME": str(tmp_path), "ADWATCH_STORE": "sqlite"})
+    store = open_store(store_config({"ADWATCH_HOME": str(tmp_path), "ADWATCH_STORE": "sqlite"}))
     assert Path(store.path) == tmp_path / "adwatch.db"  # type: ignore[attr-defined]
     store.close()
     custom = tmp_path / "x" / "y.db"
-    open_store({"ADWATCH_STORE": f"sqlite:///{custom}"}).close()
+    open_store(store_config({"ADWATCH_STORE": f"sqlite:///{custom}"})).close()
     assert custom.exists()
     with pytest.raises(StoreConfigError, match="unsupported"):
-        open_store({"ADWATCH_STORE": "mongodb://x"})
+        open_store(store_config({"ADWATCH_STORE": "mongodb://x"}))
     with pytest.raises(StoreConfigError, match="no index yet"):
-        open_store({"ADWATCH_HOME": str(tmp_path / "empty")}, readonly=True)
+        open_store(store_config({"ADWATCH_HOME": str(tmp_path / "empty")}), readonly=True)
 

@@ -1,5 +1,7 @@
 """One suite, two stores: the same tests against the SQLite store and a real Elasticsearch.
 
+Organised per part of the Store protocol (``index/store.py``): ads (writes, search, trends),
+the phone registry, alerts, crawl runs, admin; a new part gets its own class here.
 Relevance ranking may differ between the stores; which ads match, counts, facets,
 registry values and orderings by date or score may not.
 """
@@ -17,7 +19,7 @@ import pytest
 from index.elastic import ElasticStore
 from index.query import Near, SearchQuery
 from index.sqlite import SqliteStore
-from index.store import Store
+from index.store import PARTS, Store
 
 Factory = Callable[[], Store]
 
@@ -74,100 +76,103 @@ def ids(store: Store, **query: Any) -> list[str]:
     return [h["id"] for h in store.search(SearchQuery(limit=100, **query)).hits]
 
 
-def test_write_then_read_round_trip(store: Store) -> None:
-    outcome = store.write_ads([ad(1, phones=["+46701740605"], towns=[town("Gävle")], images=["http://x/1.jpg"],
-                                  indicators=[{"category": "movement"}], town="Gävle")])
-    assert (outcome.new, outcome.updated) == (1, 0)
-    got = store.get_ad("s:1")
-    assert got is not None
-    assert got["phones"] == ["+46701740605"] and got["towns"][0]["name"] == "Gävle"
-    assert got["images"] == ["http://x/1.jpg"] and got["indicators"] == [{"category": "movement"}]
-    assert store.get_ad("nope") is None
+# --- every part ---------------------------------------------------------------------------------
 
 
-def test_update_keeps_first_seen_and_versions(store: Store) -> None:
-    store.write_ads([ad(1)])
-    outcome = store.write_ads([ad(1, title="Changed", content_hash="h2", first_seen_at="2026-11-25T00:00:00Z",
-                                  last_seen_at="2026-11-25T00:00:00Z")])
-    assert (outcome.new, outcome.updated) == (0, 1)
-    got = store.get_ad("s:1")
-    assert got is not None
-    assert got["first_seen_at"] == "2026-11-20T00:00:00Z"
-    assert got["version"] == 2 and got["title"] == "Changed"
-    versions = store.ad_versions("s:1")
-    assert [(v["version"], v["title"]) for v in versions] == [(1, "Ad 1")]
-    assert ids(store, text="changed") == ["s:1"] and ids(store, text='"Ad 1"') == []
+def _methods(part: type) -> set[str]:
+    return {name for name, value in vars(part).items() if callable(value) and not name.startswith("_")}
 
 
-def test_phone_registry_first_seen_and_towns(store: Store) -> None:
-    store.write_ads([ad(1, phones=["+46701740605"], towns=[town("Gävle")], town="Gävle",
-                        first_seen_at="2026-11-01T00:00:00Z", last_seen_at="2026-11-01T00:00:00Z")])
-    store.write_ads([ad(2, phones=["+46701740605"], towns=[town("Sandviken")], town="Sandviken",
-                        first_seen_at="2026-11-05T00:00:00Z", last_seen_at="2026-11-05T00:00:00Z")])
-    record = store.phone_record("+46701740605")
-    assert record is not None
-    assert record["first_town"] == "Gävle" and record["first_ad"] == "s:1"
-    assert record["first_seen_at"] == "2026-11-01T00:00:00Z" and record["last_seen_at"] == "2026-11-05T00:00:00Z"
-    assert record["ads_count"] == 2 and record["towns"] == ["Gävle", "Sandviken"]
-    assert [a["id"] for a in store.phone_ads("+46701740605")] == ["s:1", "s:2"]
-    # The number leaves ad 2: counts follow.
-    store.write_ads([ad(2, phones=[], content_hash="h2b")])
-    record = store.phone_record("+46701740605")
-    assert record is not None and record["ads_count"] == 1 and record["towns"] == ["Gävle"]
+@pytest.mark.parametrize("backend", [SqliteStore, ElasticStore])
+@pytest.mark.parametrize("part", PARTS, ids=lambda part: part.__name__)
+def test_each_store_implements_every_part(backend: type, part: type) -> None:
+    wanted = _methods(part)
+    assert wanted and sorted(name for name in wanted if not callable(getattr(backend, name, None))) == []
 
 
-def test_first_seen_is_decided_once_under_concurrent_writers(store_factory: Factory) -> None:
-    store_factory().refresh()  # the store exists before the writers race
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
-    called_new: list[str] = []  # every number some writer's write reported as new
-
-    def writer(n: int) -> None:
-        db = store_factory()
-        barrier.wait()
-        try:
-            for k in range(10):
-                seen = f"2026-11-0{n + 1}T00:00:00Z"
-                outcome = db.write_ads([ad(n * 100 + k, phones=[f"+4670174{605 + k:04d}"], town=f"T{n}",
-                                           first_seen_at=seen, last_seen_at=seen)])
-                called_new.extend(outcome.new_phones)
-        except BaseException as exc:  # noqa: BLE001  (reported below, in the test's thread)
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    # Exactly one writer was told each number is new (what alerts rely on), however they raced.
-    assert sorted(called_new) == [f"+4670174{605 + k:04d}" for k in range(10)]
-    db = store_factory()
-    for k in range(10):
-        record = db.phone_record(f"+4670174{605 + k:04d}")
-        assert record is not None and record["ads_count"] == 4
-        # Whatever order the writers committed in, the earliest sighting (writer 0's) is "first".
-        assert (record["first_seen_at"], record["first_town"], record["first_ad"]) == (
-            "2026-11-01T00:00:00Z", "T0", f"s:{k}")
-    assert db.summary()["phones"] == 10
+def test_the_parts_are_disjoint_and_make_the_store() -> None:
+    names = [name for part in PARTS for name in _methods(part)]
+    assert len(names) == len(set(names))  # one job each: no method in two parts
+    assert all(part in Store.__mro__ for part in PARTS)  # Store is every part
 
 
-def test_a_number_added_by_an_edit_is_first_seen_at_the_edit(store: Store) -> None:
-    store.write_ads([ad(1, first_seen_at="2026-01-10T00:00:00Z", last_seen_at="2026-01-10T00:00:00Z")])
-    store.write_ads([ad(1, phones=["+46701740605"], content_hash="h-edit", first_seen_at="2026-01-10T00:00:00Z",
-                        last_seen_at="2026-03-05T00:00:00Z")])
-    record = store.phone_record("+46701740605")
-    assert record is not None and record["first_seen_at"] == "2026-03-05T00:00:00Z"
+# --- ads: writes, versions, sightings, removals --------------------------------------------------------
 
 
-def test_touch_moves_last_seen_only_forward(store: Store) -> None:
-    store.write_ads([ad(1, phones=["+46701740605"])])
-    assert store.touch([("s:1", "2026-11-27T00:00:00Z"), ("missing", "2026-11-27T00:00:00Z")]) == 1
-    store.touch([("s:1", "2026-11-21T00:00:00Z")])
-    got = store.get_ad("s:1")
-    assert got is not None and got["last_seen_at"] == "2026-11-27T00:00:00Z"
-    record = store.phone_record("+46701740605")
-    assert record is not None and record["last_seen_at"] == "2026-11-27T00:00:00Z"
+class TestAds:
+    """AdStore: writes and reads, versions, touch, removals."""
+
+    def test_write_then_read_round_trip(self, store: Store) -> None:
+        outcome = store.write_ads([ad(1, phones=["+46701740605"], towns=[town("Gävle")], images=["http://x/1.jpg"],
+                                      indicators=[{"category": "movement"}], town="Gävle")])
+        assert (outcome.new, outcome.updated) == (1, 0)
+        got = store.get_ad("s:1")
+        assert got is not None
+        assert got["phones"] == ["+46701740605"] and got["towns"][0]["name"] == "Gävle"
+        assert got["images"] == ["http://x/1.jpg"] and got["indicators"] == [{"category": "movement"}]
+        assert store.get_ad("nope") is None
+
+    def test_update_keeps_first_seen_and_versions(self, store: Store) -> None:
+        store.write_ads([ad(1)])
+        outcome = store.write_ads([ad(1, title="Changed", content_hash="h2", first_seen_at="2026-11-25T00:00:00Z",
+                                      last_seen_at="2026-11-25T00:00:00Z")])
+        assert (outcome.new, outcome.updated) == (0, 1)
+        got = store.get_ad("s:1")
+        assert got is not None
+        assert got["first_seen_at"] == "2026-11-20T00:00:00Z"
+        assert got["version"] == 2 and got["title"] == "Changed"
+        versions = store.ad_versions("s:1")
+        assert [(v["version"], v["title"]) for v in versions] == [(1, "Ad 1")]
+        assert ids(store, text="changed") == ["s:1"] and ids(store, text='"Ad 1"') == []
+
+    def test_touch_moves_last_seen_only_forward(self, store: Store) -> None:
+        store.write_ads([ad(1, phones=["+46701740605"])])
+        assert store.touch([("s:1", "2026-11-27T00:00:00Z"), ("missing", "2026-11-27T00:00:00Z")]) == 1
+        store.touch([("s:1", "2026-11-21T00:00:00Z")])
+        got = store.get_ad("s:1")
+        assert got is not None and got["last_seen_at"] == "2026-11-27T00:00:00Z"
+        record = store.phone_record("+46701740605")
+        assert record is not None and record["last_seen_at"] == "2026-11-27T00:00:00Z"
+
+    def test_a_record_the_store_refuses_is_set_aside_and_the_rest_written(self, store: Store, tmp_path: Path) -> None:
+        from scrapy.statscollectors import MemoryStatsCollector
+        from scrapy.utils.test import get_crawler
+
+        from index.spool import Spool
+        from index.writer import StoreWriter
+        from pipelines.store import StorePipeline
+
+        counts = MemoryStatsCollector(get_crawler())
+        spool = Spool(tmp_path / "spool")
+        pipeline = StorePipeline(StoreWriter(store, spool), counts, batch_size=100)
+        for record in (ad(1), ad(2, towns="Gävle"), ad(3)):  # towns must be a list of objects
+            pipeline.ads.append(record)
+        pipeline.flush()
+        store.refresh()
+        assert store.get_ad("s:1") is not None and store.get_ad("s:3") is not None
+        assert store.get_ad("s:2") is None
+        (rejected,) = spool.rejected_folder.glob("*.json")
+        assert '"s:2"' in rejected.read_text() and counts.get_value("adwatch/store/rejected") == 1
+        assert spool.pending() == []
+
+    def test_ads_missing_from_complete_crawls_are_removed_and_come_back(self, store: Store) -> None:
+        store.write_ads([ad(n) for n in range(1, 5)] + [ad(9, source="t")])
+        assert store.mark_missing("s", ["s:1", "s:2", "s:3"], "2026-11-21T00:00:00Z", after=2) == 0
+        store.refresh()
+        assert store.get_ad("s:4")["removed_at"] is None  # type: ignore[index]  # missing once: not yet
+        assert store.mark_missing("s", ["s:1", "s:2"], "2026-11-22T00:00:00Z", after=2) == 1
+        store.refresh()
+        assert store.get_ad("s:4")["removed_at"] == "2026-11-22T00:00:00Z"  # type: ignore[index]
+        assert store.get_ad("s:3")["removed_at"] is None  # type: ignore[index]
+        assert store.get_ad("s:9")["removed_at"] is None  # type: ignore[index]  # another source: untouched
+        assert "s:4" in ids(store, text="massage")  # removed ads stay searchable
+        assert store.mark_missing("s", ["s:1", "s:2", "s:4"], "2026-11-23T00:00:00Z", after=2) == 1  # s:3 goes
+        store.refresh()
+        assert store.get_ad("s:4")["removed_at"] is None  # type: ignore[index]  # listed again: present
+        assert store.get_ad("s:3")["removed_at"] == "2026-11-23T00:00:00Z"  # type: ignore[index]
+
+
+# --- ads: search ----------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -192,116 +197,72 @@ def corpus(store: Store) -> Store:
     return store
 
 
-def test_full_text_words_phrases_or_exclude(corpus: Store) -> None:
-    assert sorted(ids(corpus, text="massage")) == ["s:2", "s:3"]
-    assert sorted(ids(corpus, text='"ny i stan"')) == ["s:1", "s:3", "s:4"]
-    assert ids(corpus, text="massage -thai") == ["s:3"]
-    assert sorted(ids(corpus, text="thai OR young")) == ["s:2", "s:4"]
-    assert sorted(ids(corpus, text="-massage")) == ["s:1", "s:4"]
-    assert ids(corpus, text="mass*") != []
-    assert ids(corpus, text="gavle") == ["s:1"]  # diacritics folded
+class TestAdSearch:
+    """AdStore.search: full text, filters, sorting, paging, facets."""
+
+    def test_full_text_words_phrases_or_exclude(self, corpus: Store) -> None:
+        assert sorted(ids(corpus, text="massage")) == ["s:2", "s:3"]
+        assert sorted(ids(corpus, text='"ny i stan"')) == ["s:1", "s:3", "s:4"]
+        assert ids(corpus, text="massage -thai") == ["s:3"]
+        assert sorted(ids(corpus, text="thai OR young")) == ["s:2", "s:4"]
+        assert sorted(ids(corpus, text="-massage")) == ["s:1", "s:4"]
+        assert ids(corpus, text="mass*") != []
+        assert ids(corpus, text="gavle") == ["s:1"]  # diacritics folded
+
+    @pytest.mark.parametrize("hostile", ["'; DROP TABLE ads; --", "AND", "NEAR(", 'a" OR "b', "ads_fts MATCH 'x'",
+                                         "title:x", "^x", "{x}", "_"])
+    def test_hostile_input_is_searched_as_words(self, corpus: Store, hostile: str) -> None:
+        corpus.refresh()
+        result = corpus.search(SearchQuery(text=hostile))
+        # Searched as plain words: nothing in the corpus contains them, and the index is intact.
+        assert result.total == 0 and result.hits == []
+        assert corpus.summary()["ads"] == 4
+
+    @pytest.mark.parametrize("empty", ['"', "(", ")", "*", "-", "OR", "\\", "%", "  ", '""'])
+    def test_input_without_words_matches_everything(self, corpus: Store, empty: str) -> None:
+        corpus.refresh()
+        assert corpus.search(SearchQuery(text=empty)).total == 4
+
+    def test_hostile_words_still_find_what_they_say(self, corpus: Store) -> None:
+        assert sorted(ids(corpus, text='"ny i stan" OR (thai')) == ["s:1", "s:2", "s:3", "s:4"]
+        assert sorted(ids(corpus, text='"ny i stan" (thai')) == []
+        assert ids(corpus, text="sms'; DROP TABLE ads; --") == []  # all words must match
+        assert ids(corpus, text='sms" OR "x') == ["s:4"]  # stray quotes do not break OR
+
+    def test_filters_phone_town_source_dates(self, corpus: Store) -> None:
+        assert ids(corpus, phone="+46701740605") == ["s:1"]
+        assert sorted(ids(corpus, towns=["Sandviken"])) == ["s:2", "s:3"]
+        assert ids(corpus, sources=["t"]) == ["s:2"]
+        since = datetime(2026, 11, 15, tzinfo=UTC)
+        assert sorted(ids(corpus, since=since)) == ["s:3", "s:4"]  # s:4 has no posted date: first seen counts
+        assert ids(corpus, since=since, until=datetime(2026, 11, 21, tzinfo=UTC)) == ["s:3"]
+        assert ids(corpus, text="massage", towns=["Gävle"]) == ["s:3"]
+
+    def test_filters_near_categories_min_score(self, corpus: Store) -> None:
+        gavle = TOWNS["Gävle"]
+        assert ids(corpus, near=Near(gavle[0], gavle[1], 5)) == ["s:1"]
+        assert sorted(ids(corpus, near=Near(gavle[0], gavle[1], 30))) == ["s:1", "s:2"]  # Sandviken is ~23 km away
+        assert sorted(ids(corpus, near=Near(gavle[0], gavle[1], 1000))) == ["s:1", "s:2", "s:3"]  # s:4 has no place
+        assert sorted(ids(corpus, categories=["movement"])) == ["s:1", "s:3"]
+        assert sorted(ids(corpus, categories=["youth", "nationality"])) == ["s:1", "s:2"]
+        assert sorted(ids(corpus, min_score=1.0)) == ["s:1", "s:3"]
+        assert ids(corpus, min_score=1.0, categories=["movement"], text="massage") == ["s:3"]
+        assert ids(corpus, sort="score") == ["s:1", "s:3", "s:2", "s:4"]
+
+    def test_sorting_paging_and_facets(self, corpus: Store) -> None:
+        assert ids(corpus) == ["s:4", "s:3", "s:2", "s:1"]  # newest first without text
+        # Relevance: a hit in the title outweighs one in the text.
+        assert ids(corpus, text="stan")[0] == "s:1"
+        assert ids(corpus, text="ny", sort="newest") == ["s:4", "s:3", "s:1"]
+        corpus.refresh()
+        page = corpus.search(SearchQuery(limit=2, offset=2))
+        assert page.total == 4 and [h["id"] for h in page.hits] == ["s:2", "s:1"]
+        facets = corpus.search(SearchQuery(text="massage")).facets
+        assert facets["town"] == {"Gävle": 1, "Sandviken": 2}
+        assert facets["source"] == {"s": 1, "t": 1}
 
 
-@pytest.mark.parametrize("hostile", ["'; DROP TABLE ads; --", "AND", "NEAR(", 'a" OR "b', "ads_fts MATCH 'x'",
-                                     "title:x", "^x", "{x}", "_"])
-def test_hostile_input_is_searched_as_words(corpus: Store, hostile: str) -> None:
-    corpus.refresh()
-    result = corpus.search(SearchQuery(text=hostile))
-    # Searched as plain words: nothing in the corpus contains them, and the index is intact.
-    assert result.total == 0 and result.hits == []
-    assert corpus.summary()["ads"] == 4
-
-
-@pytest.mark.parametrize("empty", ['"', "(", ")", "*", "-", "OR", "\\", "%", "  ", '""'])
-def test_input_without_words_matches_everything(corpus: Store, empty: str) -> None:
-    corpus.refresh()
-    assert corpus.search(SearchQuery(text=empty)).total == 4
-
-
-def test_hostile_words_still_find_what_they_say(corpus: Store) -> None:
-    assert sorted(ids(corpus, text='"ny i stan" OR (thai')) == ["s:1", "s:2", "s:3", "s:4"]
-    assert sorted(ids(corpus, text='"ny i stan" (thai')) == []
-    assert ids(corpus, text="sms'; DROP TABLE ads; --") == []  # all words must match
-    assert ids(corpus, text='sms" OR "x') == ["s:4"]  # stray quotes do not break OR
-
-
-def test_filters_phone_town_source_dates(corpus: Store) -> None:
-    assert ids(corpus, phone="+46701740605") == ["s:1"]
-    assert sorted(ids(corpus, towns=["Sandviken"])) == ["s:2", "s:3"]
-    assert ids(corpus, sources=["t"]) == ["s:2"]
-    since = datetime(2026, 11, 15, tzinfo=UTC)
-    assert sorted(ids(corpus, since=since)) == ["s:3", "s:4"]  # s:4 has no posted date: first seen counts
-    assert ids(corpus, since=since, until=datetime(2026, 11, 21, tzinfo=UTC)) == ["s:3"]
-    assert ids(corpus, text="massage", towns=["Gävle"]) == ["s:3"]
-
-
-def test_filters_near_categories_min_score(corpus: Store) -> None:
-    gavle = TOWNS["Gävle"]
-    assert ids(corpus, near=Near(gavle[0], gavle[1], 5)) == ["s:1"]
-    assert sorted(ids(corpus, near=Near(gavle[0], gavle[1], 30))) == ["s:1", "s:2"]  # Sandviken is ~23 km away
-    assert sorted(ids(corpus, near=Near(gavle[0], gavle[1], 1000))) == ["s:1", "s:2", "s:3"]  # s:4 has no place
-    assert sorted(ids(corpus, categories=["movement"])) == ["s:1", "s:3"]
-    assert sorted(ids(corpus, categories=["youth", "nationality"])) == ["s:1", "s:2"]
-    assert sorted(ids(corpus, min_score=1.0)) == ["s:1", "s:3"]
-    assert ids(corpus, min_score=1.0, categories=["movement"], text="massage") == ["s:3"]
-    assert ids(corpus, sort="score") == ["s:1", "s:3", "s:2", "s:4"]
-
-
-def test_a_store_can_be_reopened_and_keeps_everything(store_factory: Factory) -> None:
-    first = store_factory()
-    first.write_ads([ad(1, phones=["+46701740605"])])
-    first.close()
-    again = store_factory()
-    again.refresh()
-    assert again.get_ad("s:1") is not None and again.summary()["ads"] == 1
-
-
-def test_sorting_paging_and_facets(corpus: Store) -> None:
-    assert ids(corpus) == ["s:4", "s:3", "s:2", "s:1"]  # newest first without text
-    # Relevance: a hit in the title outweighs one in the text.
-    assert ids(corpus, text="stan")[0] == "s:1"
-    assert ids(corpus, text="ny", sort="newest") == ["s:4", "s:3", "s:1"]
-    corpus.refresh()
-    page = corpus.search(SearchQuery(limit=2, offset=2))
-    assert page.total == 4 and [h["id"] for h in page.hits] == ["s:2", "s:1"]
-    facets = corpus.search(SearchQuery(text="massage")).facets
-    assert facets["town"] == {"Gävle": 1, "Sandviken": 2}
-    assert facets["source"] == {"s": 1, "t": 1}
-
-
-def test_crawl_runs(store: Store) -> None:
-    run = store.start_run("s", "2026-11-28T10:00:00Z")
-    store.finish_run(run, finished_at="2026-11-28T10:05:00Z", status="ok", pages=3, new_ads=2, stats={"a": 1})
-    (row,) = store.runs("s")
-    assert row["status"] == "ok" and row["new_ads"] == 2 and row["stats"] == {"a": 1}
-    with pytest.raises(ValueError):
-        store.finish_run(run, colour="red")
-
-
-def test_summary(corpus: Store) -> None:
-    summary = corpus.summary()
-    assert summary["ads"] == 4 and summary["phones"] == 1 and summary["towns"] == 2
-    assert summary["top_towns"] == {"Gävle": 2, "Sandviken": 2}
-    assert summary["sources"] == {"s": 3, "t": 1}
-    assert summary["top_phones"] == [{"e164": "+46701740605", "ads": 1, "towns": ["Gävle"]}]
-
-
-def test_a_record_the_store_refuses_is_set_aside_and_the_rest_written(store: Store, tmp_path: Path) -> None:
-    from index.spool import Spool
-    from pipelines.store import Counts, StorePipeline
-
-    counts = Counts()
-    spool = Spool(tmp_path / "spool")
-    pipeline = StorePipeline(store, counts, spool, batch_size=100)
-    for record in (ad(1), ad(2, towns="Gävle"), ad(3)):  # towns must be a list of objects
-        pipeline.ads.append(record)
-    pipeline.flush()
-    store.refresh()
-    assert store.get_ad("s:1") is not None and store.get_ad("s:3") is not None
-    assert store.get_ad("s:2") is None
-    (rejected,) = spool.rejected_folder.glob("*.json")
-    assert '"s:2"' in rejected.read_text() and counts.values["adwatch/store/rejected"] == 1
-    assert spool.pending() == []
+# --- ads: trends ----------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -327,77 +288,140 @@ def weeks(store: Store) -> Store:
     return store
 
 
-@pytest.mark.parametrize(("metric", "by", "interval", "expected"), [
-    ("ads", "town", "week", {("2026-11-02", "Gävle"): 2, ("2026-11-09", "Gävle"): 1, ("2026-11-09", "Sandviken"): 1,
-                             ("2026-11-16", "Sandviken"): 2, ("2026-11-16", "Malmö"): 1}),
-    ("ads", "county", "month", {("2026-11-01", "Gävleborgs län"): 6, ("2026-11-01", "Skåne län"): 1}),
-    ("ads", "town", "day", {("2026-11-02", "Gävle"): 1, ("2026-11-03", "Gävle"): 1, ("2026-11-10", "Gävle"): 1,
-                            ("2026-11-11", "Sandviken"): 1, ("2026-11-16", "Sandviken"): 1,
-                            ("2026-11-17", "Sandviken"): 1, ("2026-11-18", "Malmö"): 1}),
-    ("new_ads", "town", "week", {("2026-11-02", "Gävle"): 2, ("2026-11-09", "Gävle"): 1,
-                                 ("2026-11-09", "Sandviken"): 1, ("2026-11-16", "Sandviken"): 2,
-                                 ("2026-11-16", "Malmö"): 1}),
-    ("phones", "county", "week", {("2026-11-02", "Gävleborgs län"): 2, ("2026-11-09", "Gävleborgs län"): 1,
-                                  ("2026-11-16", "Gävleborgs län"): 1, ("2026-11-16", "Skåne län"): 1}),
-    ("new_phones", "town", "week", {("2026-11-02", "Gävle"): 2, ("2026-11-16", "Sandviken"): 1,
-                                    ("2026-11-16", "Malmö"): 1}),
-    ("flagged", "town", "week", {("2026-11-02", "Gävle"): 1, ("2026-11-09", "Sandviken"): 1,
-                                 ("2026-11-16", "Malmö"): 1}),
-])
-def test_trend_counts(weeks: Store, metric: str, by: str, interval: str, expected: dict[tuple[str, str], int]) -> None:
-    from index.trends import TrendQuery
+class TestTrends:
+    """AdStore.trend_counts: counts per period and town or county."""
 
-    assert weeks.trend_counts(TrendQuery(metric=metric, by=by, interval=interval)) == expected  # type: ignore[arg-type]
+    @pytest.mark.parametrize(("metric", "by", "interval", "expected"), [
+        ("ads", "town", "week", {("2026-11-02", "Gävle"): 2, ("2026-11-09", "Gävle"): 1, ("2026-11-09", "Sandviken"): 1,
+                                 ("2026-11-16", "Sandviken"): 2, ("2026-11-16", "Malmö"): 1}),
+        ("ads", "county", "month", {("2026-11-01", "Gävleborgs län"): 6, ("2026-11-01", "Skåne län"): 1}),
+        ("ads", "town", "day", {("2026-11-02", "Gävle"): 1, ("2026-11-03", "Gävle"): 1, ("2026-11-10", "Gävle"): 1,
+                                ("2026-11-11", "Sandviken"): 1, ("2026-11-16", "Sandviken"): 1,
+                                ("2026-11-17", "Sandviken"): 1, ("2026-11-18", "Malmö"): 1}),
+        ("new_ads", "town", "week", {("2026-11-02", "Gävle"): 2, ("2026-11-09", "Gävle"): 1,
+                                     ("2026-11-09", "Sandviken"): 1, ("2026-11-16", "Sandviken"): 2,
+                                     ("2026-11-16", "Malmö"): 1}),
+        ("phones", "county", "week", {("2026-11-02", "Gävleborgs län"): 2, ("2026-11-09", "Gävleborgs län"): 1,
+                                      ("2026-11-16", "Gävleborgs län"): 1, ("2026-11-16", "Skåne län"): 1}),
+        ("new_phones", "town", "week", {("2026-11-02", "Gävle"): 2, ("2026-11-16", "Sandviken"): 1,
+                                        ("2026-11-16", "Malmö"): 1}),
+        ("flagged", "town", "week", {("2026-11-02", "Gävle"): 1, ("2026-11-09", "Sandviken"): 1,
+                                     ("2026-11-16", "Malmö"): 1}),
+    ])
+    def test_trend_counts(self, weeks: Store, metric: str, by: str, interval: str,
+                          expected: dict[tuple[str, str], int]) -> None:
+        from index.trends import TrendQuery
 
+        assert weeks.trend_counts(TrendQuery(metric=metric, by=by, interval=interval)) == expected  # type: ignore[arg-type]
 
-def test_trend_filters_and_shape(weeks: Store) -> None:
-    from index.trends import TrendQuery, shape
+    def test_trend_filters_and_shape(self, weeks: Store) -> None:
+        from index.trends import TrendQuery, shape
 
-    query = TrendQuery(metric="ads", interval="week", since=datetime(2026, 11, 9, tzinfo=UTC),
-                       until=datetime(2026, 11, 23, tzinfo=UTC), keys=("Gävle", "Sandviken"))
-    counts = weeks.trend_counts(query)
-    assert counts == {("2026-11-09", "Gävle"): 1, ("2026-11-09", "Sandviken"): 1, ("2026-11-16", "Sandviken"): 2}
-    trend = shape(query, counts)
-    assert trend.periods == ["2026-11-09", "2026-11-16"]
-    series = {s.key: s for s in trend.series}
-    assert series["Sandviken"].values == [1, 2] and series["Sandviken"].change == 1
-    assert series["Sandviken"].change_pct == 100.0 and series["Gävle"].values == [1, 0]
-    assert [s.key for s in trend.risers] == ["Sandviken"]
-
-
-def test_ads_missing_from_complete_crawls_are_removed_and_come_back(store: Store) -> None:
-    store.write_ads([ad(n) for n in range(1, 5)] + [ad(9, source="t")])
-    assert store.mark_missing("s", ["s:1", "s:2", "s:3"], "2026-11-21T00:00:00Z", after=2) == 0
-    store.refresh()
-    assert store.get_ad("s:4")["removed_at"] is None  # type: ignore[index]  # missing once: not yet
-    assert store.mark_missing("s", ["s:1", "s:2"], "2026-11-22T00:00:00Z", after=2) == 1
-    store.refresh()
-    assert store.get_ad("s:4")["removed_at"] == "2026-11-22T00:00:00Z"  # type: ignore[index]
-    assert store.get_ad("s:3")["removed_at"] is None  # type: ignore[index]
-    assert store.get_ad("s:9")["removed_at"] is None  # type: ignore[index]  # another source: untouched
-    assert "s:4" in ids(store, text="massage")  # removed ads stay searchable
-    assert store.mark_missing("s", ["s:1", "s:2", "s:4"], "2026-11-23T00:00:00Z", after=2) == 1  # s:3 goes
-    store.refresh()
-    assert store.get_ad("s:4")["removed_at"] is None  # type: ignore[index]  # listed again: present
-    assert store.get_ad("s:3")["removed_at"] == "2026-11-23T00:00:00Z"  # type: ignore[index]
+        query = TrendQuery(metric="ads", interval="week", since=datetime(2026, 11, 9, tzinfo=UTC),
+                           until=datetime(2026, 11, 23, tzinfo=UTC), keys=("Gävle", "Sandviken"))
+        counts = weeks.trend_counts(query)
+        assert counts == {("2026-11-09", "Gävle"): 1, ("2026-11-09", "Sandviken"): 1, ("2026-11-16", "Sandviken"): 2}
+        trend = shape(query, counts)
+        assert trend.periods == ["2026-11-09", "2026-11-16"]
+        series = {s.key: s for s in trend.series}
+        assert series["Sandviken"].values == [1, 2] and series["Sandviken"].change == 1
+        assert series["Sandviken"].change_pct == 100.0 and series["Gävle"].values == [1, 0]
+        assert [s.key for s in trend.risers] == ["Sandviken"]
 
 
-def test_new_phones_are_the_numbers_a_write_registered(store: Store) -> None:
-    first = store.write_ads([ad(1, phones=["+46701740601", "+46701740602"]), ad(2, phones=["+46701740602"])])
-    assert first.new_phones == {"+46701740601", "+46701740602"}
-    again = store.write_ads([ad(1, phones=["+46701740601", "+46701740602"], content_hash="changed"),
-                             ad(3, phones=["+46701740603", "+46701740601"])])
-    assert again.new_phones == {"+46701740603"}  # a re-crawl or a known number is never new again
-    assert store.write_ads([ad(4)]).new_phones == frozenset()
-    # Each new number's first sighting, as the registry keeps it: the earliest, the first ad on ties.
-    assert first.first_sightings == {"+46701740601": ("s:1", "2026-11-20T00:00:00Z"),
-                                     "+46701740602": ("s:1", "2026-11-20T00:00:00Z")}
-    late, early = "2026-11-22T00:00:00Z", "2026-11-21T00:00:00Z"
-    third = store.write_ads([ad(5, phones=["+46701740604"], first_seen_at=late, last_seen_at=late),
-                             ad(6, phones=["+46701740604"], first_seen_at=early, last_seen_at=early)])
-    assert third.first_sightings == {"+46701740604": ("s:6", early)}
-    record = store.phone_record("+46701740604")
-    assert record is not None and (record["first_ad"], record["first_seen_at"]) == ("s:6", early)
+# --- phone registry ------------------------------------------------------------------------------------
+
+
+class TestPhoneRegistry:
+    """PhoneRegistry: first sightings (decided once), ads and towns per number."""
+
+    def test_phone_registry_first_seen_and_towns(self, store: Store) -> None:
+        store.write_ads([ad(1, phones=["+46701740605"], towns=[town("Gävle")], town="Gävle",
+                            first_seen_at="2026-11-01T00:00:00Z", last_seen_at="2026-11-01T00:00:00Z")])
+        store.write_ads([ad(2, phones=["+46701740605"], towns=[town("Sandviken")], town="Sandviken",
+                            first_seen_at="2026-11-05T00:00:00Z", last_seen_at="2026-11-05T00:00:00Z")])
+        record = store.phone_record("+46701740605")
+        assert record is not None
+        assert record["first_town"] == "Gävle" and record["first_ad"] == "s:1"
+        assert record["first_seen_at"] == "2026-11-01T00:00:00Z" and record["last_seen_at"] == "2026-11-05T00:00:00Z"
+        assert record["ads_count"] == 2 and record["towns"] == ["Gävle", "Sandviken"]
+        assert [a["id"] for a in store.phone_ads("+46701740605")] == ["s:1", "s:2"]
+        # The number leaves ad 2: counts follow.
+        store.write_ads([ad(2, phones=[], content_hash="h2b")])
+        record = store.phone_record("+46701740605")
+        assert record is not None and record["ads_count"] == 1 and record["towns"] == ["Gävle"]
+
+    def test_first_seen_is_decided_once_under_concurrent_writers(self, store_factory: Factory) -> None:
+        store_factory().refresh()  # the store exists before the writers race
+        barrier = threading.Barrier(4)
+        errors: list[BaseException] = []
+        called_new: list[str] = []  # every number some writer's write reported as new
+
+        def writer(n: int) -> None:
+            db = store_factory()
+            barrier.wait()
+            try:
+                for k in range(10):
+                    seen = f"2026-11-0{n + 1}T00:00:00Z"
+                    outcome = db.write_ads([ad(n * 100 + k, phones=[f"+4670174{605 + k:04d}"], town=f"T{n}",
+                                               first_seen_at=seen, last_seen_at=seen)])
+                    called_new.extend(outcome.new_phones)
+            except BaseException as exc:  # noqa: BLE001  (reported below, in the test's thread)
+                errors.append(exc)
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        # Exactly one writer was told each number is new (what alerts rely on), however they raced.
+        assert sorted(called_new) == [f"+4670174{605 + k:04d}" for k in range(10)]
+        db = store_factory()
+        for k in range(10):
+            record = db.phone_record(f"+4670174{605 + k:04d}")
+            assert record is not None and record["ads_count"] == 4
+            # Whatever order the writers committed in, the earliest sighting (writer 0's) is "first".
+            assert (record["first_seen_at"], record["first_town"], record["first_ad"]) == (
+                "2026-11-01T00:00:00Z", "T0", f"s:{k}")
+        assert db.summary()["phones"] == 10
+
+    def test_a_number_added_by_an_edit_is_first_seen_at_the_edit(self, store: Store) -> None:
+        store.write_ads([ad(1, first_seen_at="2026-01-10T00:00:00Z", last_seen_at="2026-01-10T00:00:00Z")])
+        store.write_ads([ad(1, phones=["+46701740605"], content_hash="h-edit", first_seen_at="2026-01-10T00:00:00Z",
+                            last_seen_at="2026-03-05T00:00:00Z")])
+        record = store.phone_record("+46701740605")
+        assert record is not None and record["first_seen_at"] == "2026-03-05T00:00:00Z"
+
+    def test_new_phones_are_the_numbers_a_write_registered(self, store: Store) -> None:
+        first = store.write_ads([ad(1, phones=["+46701740601", "+46701740602"]), ad(2, phones=["+46701740602"])])
+        assert first.new_phones == {"+46701740601", "+46701740602"}
+        again = store.write_ads([ad(1, phones=["+46701740601", "+46701740602"], content_hash="changed"),
+                                 ad(3, phones=["+46701740603", "+46701740601"])])
+        assert again.new_phones == {"+46701740603"}  # a re-crawl or a known number is never new again
+        assert store.write_ads([ad(4)]).new_phones == frozenset()
+        # Each new number's first sighting, as the registry keeps it: the earliest, the first ad on ties.
+        assert first.first_sightings == {"+46701740601": ("s:1", "2026-11-20T00:00:00Z"),
+                                         "+46701740602": ("s:1", "2026-11-20T00:00:00Z")}
+        late, early = "2026-11-22T00:00:00Z", "2026-11-21T00:00:00Z"
+        third = store.write_ads([ad(5, phones=["+46701740604"], first_seen_at=late, last_seen_at=late),
+                                 ad(6, phones=["+46701740604"], first_seen_at=early, last_seen_at=early)])
+        assert third.first_sightings == {"+46701740604": ("s:6", early)}
+        record = store.phone_record("+46701740604")
+        assert record is not None and (record["first_ad"], record["first_seen_at"]) == ("s:6", early)
+
+    def test_registry_and_sightings_since(self, store: Store) -> None:
+        store.write_ads([ad(1, phones=["+46701740601"], first_seen_at="2026-11-01T00:00:00Z",
+                            last_seen_at="2026-11-02T00:00:00Z"),
+                         ad(2, phones=["+46701740602"], first_seen_at="2026-11-10T00:00:00Z",
+                            last_seen_at="2026-11-12T00:00:00Z")])
+        store.refresh()
+        assert [e["e164"] for e in store.phones_first_seen("2026-11-05T00:00:00Z")] == ["+46701740602"]
+        assert store.phones_seen("2026-11-05T00:00:00Z") == ["+46701740602"]
+        assert store.phones_seen("2026-11-01T00:00:00Z") == ["+46701740601", "+46701740602"]
+
+
+# --- alerts --------------------------------------------------------------------------------------------
 
 
 def _alert(n: int, rule: str = "r", created: str = "2026-11-20T10:00:00Z") -> dict[str, Any]:
@@ -410,59 +434,86 @@ def _alert(n: int, rule: str = "r", created: str = "2026-11-20T10:00:00Z") -> di
             "deliveries": {"log": {"status": "pending", "attempts": 0}}, "acked_at": None, "acked_by": None}
 
 
-def test_alerts_are_stored_once_per_key_acked_and_delivered(store: Store) -> None:
-    added = store.add_alerts([_alert(1), _alert(2, rule="q", created="2026-11-21T10:00:00Z")])
-    assert [a["id"] for a in added] == [_alert(1)["id"], _alert(2, rule="q")["id"]]
-    # The same alert again (a replay, a second crawl): nothing is added.
-    assert store.add_alerts([_alert(1, created="2026-11-22T00:00:00Z")]) == []
-    listed = store.alerts()
-    assert [a["rule"] for a in listed] == ["q", "r"]  # newest first
-    assert listed[1] == _alert(1)  # every field comes back as written
-    assert [a["rule"] for a in store.alerts(rule="r")] == ["r"]
-    assert [a["rule"] for a in store.alerts(since="2026-11-21T00:00:00Z")] == ["q"]
+class TestAlerts:
+    """AlertStore: once per key, acknowledged, delivered per channel."""
 
-    one = _alert(1)["id"]
-    assert store.ack_alert(one, "analyst", "2026-11-23T08:00:00Z") is True
-    assert store.ack_alert("000000000000", "analyst", "2026-11-23T08:00:00Z") is False
-    acked = store.get_alert(one)
-    assert acked is not None and (acked["acked_by"], acked["acked_at"]) == ("analyst", "2026-11-23T08:00:00Z")
+    def test_alerts_are_stored_once_per_key_acked_and_delivered(self, store: Store) -> None:
+        added = store.add_alerts([_alert(1), _alert(2, rule="q", created="2026-11-21T10:00:00Z")])
+        assert [a["id"] for a in added] == [_alert(1)["id"], _alert(2, rule="q")["id"]]
+        # The same alert again (a replay, a second crawl): nothing is added.
+        assert store.add_alerts([_alert(1, created="2026-11-22T00:00:00Z")]) == []
+        listed = store.alerts()
+        assert [a["rule"] for a in listed] == ["q", "r"]  # newest first
+        assert listed[1] == _alert(1)  # every field comes back as written
+        assert [a["rule"] for a in store.alerts(rule="r")] == ["r"]
+        assert [a["rule"] for a in store.alerts(since="2026-11-21T00:00:00Z")] == ["q"]
 
-    assert {a["id"] for a in store.undelivered_alerts()} == {one, _alert(2, rule="q")["id"]}
-    store.set_delivery(one, "log", {"status": "failed", "attempts": 1, "last_error": "down"})
-    assert one in {a["id"] for a in store.undelivered_alerts()}
-    store.set_delivery(one, "log", {"status": "sent", "attempts": 2})
-    assert [a["id"] for a in store.undelivered_alerts()] == [_alert(2, rule="q")["id"]]
-    assert store.get_alert(one)["deliveries"] == {"log": {"status": "sent", "attempts": 2}}  # type: ignore[index]
-    with pytest.raises(KeyError):
-        store.set_delivery("000000000000", "log", {"status": "sent"})
+        one = _alert(1)["id"]
+        assert store.ack_alert(one, "analyst", "2026-11-23T08:00:00Z") is True
+        assert store.ack_alert("000000000000", "analyst", "2026-11-23T08:00:00Z") is False
+        acked = store.get_alert(one)
+        assert acked is not None and (acked["acked_by"], acked["acked_at"]) == ("analyst", "2026-11-23T08:00:00Z")
 
+        assert {a["id"] for a in store.undelivered_alerts()} == {one, _alert(2, rule="q")["id"]}
+        store.set_delivery(one, "log", {"status": "failed", "attempts": 1, "last_error": "down"})
+        assert one in {a["id"] for a in store.undelivered_alerts()}
+        store.set_delivery(one, "log", {"status": "sent", "attempts": 2})
+        assert [a["id"] for a in store.undelivered_alerts()] == [_alert(2, rule="q")["id"]]
+        assert store.get_alert(one)["deliveries"] == {"log": {"status": "sent", "attempts": 2}}  # type: ignore[index]
+        with pytest.raises(KeyError):
+            store.set_delivery("000000000000", "log", {"status": "sent"})
 
-def test_undelivered_alerts_page_in_order(store: Store) -> None:
-    store.add_alerts([_alert(n, created=f"2026-11-2{n}T10:00:00Z") for n in range(1, 6)])
-    seen: list[str] = []
-    after = None
-    while page := store.undelivered_alerts(limit=2, after=after):
-        seen += [a["phone"] for a in page]
-        after = (page[-1]["created_at"], page[-1]["id"])
-    assert seen == [f"+4670174060{n}" for n in range(1, 6)]
-
-
-def test_first_finished_run_is_the_baseline_end(store: Store) -> None:
-    assert store.first_finished_run("s") is None
-    failed, first, second = (store.start_run("s", f"2026-11-2{n}T00:00:00Z") for n in range(3))
-    store.finish_run(failed, status="failed", finished_at="2026-11-20T01:00:00Z")
-    store.finish_run(second, status="ok", finished_at="2026-11-22T01:00:00Z")
-    store.finish_run(first, status="partial", finished_at="2026-11-21T01:00:00Z")
-    store.start_run("t", "2026-11-19T00:00:00Z")
-    assert store.first_finished_run("s") == "2026-11-21T01:00:00Z" and store.first_finished_run("t") is None
+    def test_undelivered_alerts_page_in_order(self, store: Store) -> None:
+        store.add_alerts([_alert(n, created=f"2026-11-2{n}T10:00:00Z") for n in range(1, 6)])
+        seen: list[str] = []
+        after = None
+        while page := store.undelivered_alerts(limit=2, after=after):
+            seen += [a["phone"] for a in page]
+            after = (page[-1]["created_at"], page[-1]["id"])
+        assert seen == [f"+4670174060{n}" for n in range(1, 6)]
 
 
-def test_registry_and_sightings_since(store: Store) -> None:
-    store.write_ads([ad(1, phones=["+46701740601"], first_seen_at="2026-11-01T00:00:00Z",
-                        last_seen_at="2026-11-02T00:00:00Z"),
-                     ad(2, phones=["+46701740602"], first_seen_at="2026-11-10T00:00:00Z",
-                        last_seen_at="2026-11-12T00:00:00Z")])
-    store.refresh()
-    assert [e["e164"] for e in store.phones_first_seen("2026-11-05T00:00:00Z")] == ["+46701740602"]
-    assert store.phones_seen("2026-11-05T00:00:00Z") == ["+46701740602"]
-    assert store.phones_seen("2026-11-01T00:00:00Z") == ["+46701740601", "+46701740602"]
+# --- crawl runs ----------------------------------------------------------------------------------------
+
+
+class TestRunLog:
+    """RunLog: one record per crawl."""
+
+    def test_crawl_runs(self, store: Store) -> None:
+        run = store.start_run("s", "2026-11-28T10:00:00Z")
+        store.finish_run(run, finished_at="2026-11-28T10:05:00Z", status="ok", pages=3, new_ads=2, stats={"a": 1})
+        (row,) = store.runs("s")
+        assert row["status"] == "ok" and row["new_ads"] == 2 and row["stats"] == {"a": 1}
+        with pytest.raises(ValueError):
+            store.finish_run(run, colour="red")
+
+    def test_first_finished_run_is_the_baseline_end(self, store: Store) -> None:
+        assert store.first_finished_run("s") is None
+        failed, first, second = (store.start_run("s", f"2026-11-2{n}T00:00:00Z") for n in range(3))
+        store.finish_run(failed, status="failed", finished_at="2026-11-20T01:00:00Z")
+        store.finish_run(second, status="ok", finished_at="2026-11-22T01:00:00Z")
+        store.finish_run(first, status="partial", finished_at="2026-11-21T01:00:00Z")
+        store.start_run("t", "2026-11-19T00:00:00Z")
+        assert store.first_finished_run("s") == "2026-11-21T01:00:00Z" and store.first_finished_run("t") is None
+
+
+# --- admin ---------------------------------------------------------------------------------------------
+
+
+class TestStoreAdmin:
+    """StoreAdmin: the summary, reopening."""
+
+    def test_a_store_can_be_reopened_and_keeps_everything(self, store_factory: Factory) -> None:
+        first = store_factory()
+        first.write_ads([ad(1, phones=["+46701740605"])])
+        first.close()
+        again = store_factory()
+        again.refresh()
+        assert again.get_ad("s:1") is not None and again.summary()["ads"] == 1
+
+    def test_summary(self, corpus: Store) -> None:
+        summary = corpus.summary()
+        assert summary["ads"] == 4 and summary["phones"] == 1 and summary["towns"] == 2
+        assert summary["top_towns"] == {"Gävle": 2, "Sandviken": 2}
+        assert summary["sources"] == {"s": 3, "t": 1}
+        assert summary["top_phones"] == [{"e164": "+46701740605", "ads": 1, "towns": ["Gävle"]}]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from scrapy.http import TextResponse
 
+from adwatch.core.clock import now_iso
 from config.source_schema import Source, select
+from spiders.ids import ad_id, site_ad_id
+from spiders.items import Ad
 
 
 def _first(response: TextResponse, expr: str | None) -> str | None:
@@ -41,12 +44,50 @@ class ListingPage:
 
 
 class SelectorAdPage:
-    """One method per Ad field; values are raw (HTML or text): normalize cleans them."""
+    """One method per Ad field; values are raw (HTML or text): normalize cleans them.
 
-    def __init__(self, response: TextResponse, source: Source) -> None:
+    ``default_region`` is ADWATCH_DEFAULT_REGION, for a source that names no region;
+    ``listed_id`` is the id the listing gave the ad, which it keeps after a redirect.
+    """
+
+    def __init__(self, response: TextResponse, source: Source, default_region: str,
+                 listed_id: str | None = None) -> None:
         self.response = response
         self.source = source
         self.fields = source.fields
+        self.default_region = default_region
+        self.listed_id = listed_id
+
+    def ad(self) -> Ad:
+        """The Ad this page shows (raises on a page it cannot read)."""
+        return Ad(
+            id=self.id(), source=self.source.name, url=self.url(), site_id=self.site_id(),
+            fetched_at=self.fetched_at(), region=self.region(), timezone=self.timezone(),
+            title=self.title(), text=self.text(), posted_at=self.posted_at(), location=self.location(),
+            poster=self.poster(), age=self.age(), price=self.price(), phone_field=self.phone(),
+            images=self.images(),
+        )
+
+    def id(self) -> str:
+        return self.listed_id or ad_id(self.source.name, self.response.url, self.source.ad_id_pattern)
+
+    def url(self) -> str:
+        return self.response.url
+
+    def site_id(self) -> str | None:
+        # After a redirect the final URL may have lost the id; the requested one has it.
+        requested = self.response.request.url if self.response.request else ""
+        return (site_ad_id(self.response.url, self.source.ad_id_pattern)
+                or site_ad_id(requested, self.source.ad_id_pattern))
+
+    def fetched_at(self) -> str:
+        return now_iso()
+
+    def region(self) -> str:
+        return self.source.region or self.default_region
+
+    def timezone(self) -> str:
+        return self.source.timezone
 
     def title(self) -> str:
         return _first(self.response, self.fields.title) or ""
