@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 import time
 from typing import TYPE_CHECKING, Annotated, Any
@@ -277,10 +279,13 @@ def runs(source: Annotated[str | None, typer.Option()] = None,
 @app.command("extract")
 def extract_cmd() -> None:
     """JSON lines on stdin → one JSON line of facts per ad on stdout (see docs/ARCHITECTURE.md)."""
-    from adwatch.extract_cmd import extract_lines
+    from adwatch.extract_cmd import BATCH_SIZE, extract_lines
 
     region = load_settings().get("ADWATCH_DEFAULT_REGION")
-    for result in extract_lines(sys.stdin, region):
+    # A file is read in batches (nlp.pipe); a pipe or terminal is answered line by line, so a
+    # tool that writes one ad and waits for its facts never hangs.
+    batch = BATCH_SIZE if stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode) else 1
+    for result in extract_lines(sys.stdin, region, batch):
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 

@@ -24,6 +24,7 @@ from scrapy.statscollectors import StatsCollector
 logger = logging.getLogger(__name__)
 
 BUSY_REASON = "source_busy"  # the close reason of a crawl refused because its source is locked
+LOCK_ERROR_REASON = "lock_error"  # the lock file could not be taken (folder not writable…)
 BUSY_STAT = "adwatch/lock/busy"  # set on a refused crawl: the crawl-run recorder records no run for it
 
 
@@ -73,7 +74,7 @@ def is_locked(home: str | Path, source: str) -> bool:
 
 
 class SourceLock:
-    """Takes the spider's source lock when it opens, releases it when it closes.
+    """Takes the spider's source lock when it opens, releases it when the engine stops.
 
     It must come before the crawl-run recorder in EXTENSIONS: its ``spider_opened`` runs
     first, so a refused crawl is closed (reason ``source_busy``) without a run of its own.
@@ -89,7 +90,9 @@ class SourceLock:
         assert crawler.stats is not None
         lock = cls(str(crawler.settings.get("ADWATCH_HOME")), crawler.stats)
         crawler.signals.connect(lock.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(lock.spider_closed, signal=signals.spider_closed)
+        # Held until the engine stops: after spider_closed the alerts and the crawl-run recorder
+        # still write (removed ads, the run row), and the next crawl must not start meanwhile.
+        crawler.signals.connect(lock.release, signal=signals.engine_stopped)
         return lock
 
     def spider_opened(self, spider: Spider) -> None:
@@ -99,8 +102,12 @@ class SourceLock:
             self.stats.set_value(BUSY_STAT, 1)
             logger.error("%s", exc)
             raise CloseSpider(BUSY_REASON) from None
+        except OSError as exc:  # no lock, no crawl: two crawls of a source must never overlap
+            self.stats.set_value(BUSY_STAT, 1)
+            logger.error("%s: cannot take the source lock in %s/locks: %s", spider.name, self.home, exc)
+            raise CloseSpider(LOCK_ERROR_REASON) from None
 
-    def spider_closed(self, spider: Spider) -> None:
+    def release(self) -> None:
         if self.handle is not None:
             self.handle.close()
             self.handle = None

@@ -47,8 +47,9 @@ def _read(number: int, line: str, default_region: str) -> _Ad | dict[str, Any]:
                                "location_field": location if isinstance(location, str) else None})
 
 
-def extract_lines(lines: Iterable[str], default_region: str) -> Iterator[dict[str, Any]]:
-    """``default_region`` (ADWATCH_DEFAULT_REGION) for lines that give no ``region``."""
+def extract_lines(lines: Iterable[str], default_region: str, batch_size: int = BATCH_SIZE) -> Iterator[dict[str, Any]]:
+    """``default_region`` (ADWATCH_DEFAULT_REGION) for lines that give no ``region``; ``batch_size``
+    ads go through ``nlp.pipe`` together (1: each line is answered before the next is read)."""
     pending: list[_Ad | dict[str, Any]] = []
     ads = 0
     for number, line in enumerate(lines, 1):
@@ -57,7 +58,7 @@ def extract_lines(lines: Iterable[str], default_region: str) -> Iterator[dict[st
         item = _read(number, line, default_region)
         pending.append(item)
         ads += isinstance(item, _Ad)
-        if ads >= BATCH_SIZE:
+        if ads >= max(1, batch_size):
             yield from _extracted(pending, default_region)
             pending, ads = [], 0
     yield from _extracted(pending, default_region)

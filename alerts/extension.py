@@ -15,6 +15,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.signalmanager import SignalManager
 from scrapy.statscollectors import StatsCollector
 
+from adwatch.crawl_lock import refused
 from alerts.engine import AlertEngine
 from alerts.realtime import RealTimeAlerts
 from index.spool import Batch
@@ -60,6 +61,8 @@ class AlertsExtension:
             self._publish()
 
     def spider_closed(self) -> None:
+        if refused(self.stats):  # another crawl of this source is running and retries them itself
+            return
         self.alerts.retry_deliveries()
         self._publish()
 

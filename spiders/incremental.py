@@ -82,18 +82,22 @@ class IncrementalMiddleware:
         ads: list[Request] = []
         rest: list[Any] = []
         next_page: Request | None = None
-        async for out in result:  # a listing page's output is small: look at all of it first
-            if isinstance(out, Request) and AD_ID in out.meta:
-                ads.append(out)
-            elif isinstance(out, Request) and out.meta.get(NEXT_PAGE):
-                next_page = out
-            else:
-                rest.append(out)
+        failure: Exception | None = None
+        try:
+            async for out in result:  # a listing page's output is small: look at all of it first
+                if isinstance(out, Request) and AD_ID in out.meta:
+                    ads.append(out)
+                elif isinstance(out, Request) and out.meta.get(NEXT_PAGE):
+                    next_page = out
+                else:
+                    rest.append(out)
+        except Exception as exc:  # the page broke part-way: what it yielded so far still counts
+            failure = exc
         if ads:
             kept, stop = self._filter(ads)
             for out in kept:
                 yield out
-            if next_page is not None and stop:
+            if next_page is not None and stop and failure is None:
                 self._stat("stopped_paging")
                 logger.info("%s: every ad on %s is indexed; not paging further", self.source, response.url)
                 next_page = None
@@ -101,6 +105,8 @@ class IncrementalMiddleware:
             yield out
         if next_page is not None:
             yield next_page
+        if failure is not None:
+            raise failure  # Scrapy logs it and counts the spider error, as for any callback
 
     def _filter(self, ads: list[Request]) -> tuple[list[Any], bool]:
         """(the requests still wanted and the sighting of the known ads, whether paging may stop here)"""

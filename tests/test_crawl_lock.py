@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from scrapy import Spider
+from scrapy import Spider, signals
 from scrapy.exceptions import CloseSpider
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
@@ -72,8 +72,29 @@ def test_a_refused_crawl_is_closed_and_records_no_run(tmp_path: Path, store: Sql
     free = SourceLock(str(tmp_path), other)
     free.spider_opened(spider)
     assert is_locked(tmp_path, "annonsguiden") and not refused(other)
-    free.spider_closed(spider)
+    free.release()
     assert not is_locked(tmp_path, "annonsguiden")
+
+
+def test_the_lock_is_held_until_the_engine_stops(tmp_path: Path) -> None:
+    """After spider_closed the alerts and the crawl-run recorder still write: no second crawl
+    of the source may start before the engine has stopped."""
+    crawler = get_crawler(Spider, {"ADWATCH_HOME": str(tmp_path)})
+    assert crawler.stats is not None
+    lock = SourceLock.from_crawler(crawler)
+    lock.spider_opened(Spider(name="nightlist"))
+    crawler.signals.send_catch_log(signals.spider_closed, spider=None, reason="finished")
+    assert is_locked(tmp_path, "nightlist")
+    crawler.signals.send_catch_log(signals.engine_stopped)
+    assert not is_locked(tmp_path, "nightlist")
+
+
+def test_a_lock_that_cannot_be_taken_closes_the_crawl(tmp_path: Path) -> None:
+    (tmp_path / "locks").write_text("a file where the locks folder should be")
+    stats = MemoryStatsCollector(get_crawler(Spider))
+    with pytest.raises(CloseSpider) as closed:
+        SourceLock(str(tmp_path), stats).spider_opened(Spider(name="nightlist"))
+    assert closed.value.reason == "lock_error" and refused(stats)
 
 
 def test_run_crawls_reports_a_source_locked_after_the_cli_looked(demo_site: DemoSite, home: Path) -> None:

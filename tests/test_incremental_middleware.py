@@ -197,3 +197,24 @@ def test_from_crawler_stops_paging_only_after_an_ok_run(tmp_path: Path) -> None:
     assert made().may_stop_paging
     refreshing = made(refresh=True)
     assert not refreshing.skip_known and not refreshing.may_stop_paging
+
+
+def test_a_listing_page_that_breaks_part_way_keeps_what_it_yielded(stats: MemoryStatsCollector) -> None:
+    store = StoreHolding({"demo:1"})
+    mw = middleware(store, stats)
+    seen: list[Any] = []
+
+    async def breaking() -> AsyncIterator[Any]:
+        for out in listing([1, 2], next_page=False):
+            yield out
+        raise ValueError("broken markup after the ads")
+
+    async def collect() -> None:
+        async for out in mw.process_spider_output(LISTING, breaking()):
+            seen.append(out)
+
+    with pytest.raises(ValueError, match="broken markup"):
+        asyncio.run(collect())
+    assert urls(seen) == ["2", "list?town=x"]
+    assert [o.ids for o in seen if isinstance(o, AdSighting)] == [["demo:1"]]
+    assert mw.states.listed == {"demo:1", "demo:2"}  # both count as listed: neither is "missing"

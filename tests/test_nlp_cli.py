@@ -58,3 +58,24 @@ def test_extract_reads_lines_and_survives_bad_ones() -> None:
     assert out[2]["id"] == "b" and "error" in out[2]
     assert "error" in out[3]
     assert out[4]["phones"] == ["+46701740606"] and out[4]["towns"] == ["Göteborg"]
+
+
+def test_extract_answers_each_line_on_a_pipe_before_the_next_is_written() -> None:
+    """A tool that writes one ad and waits for its facts must get them (no batch of 64 held back)."""
+    import select
+    import sys
+
+    with subprocess.Popen([sys.executable, "-m", "adwatch", "extract"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True, cwd=ROOT) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            for n in range(2):
+                proc.stdin.write(json.dumps({"id": str(n), "text": "Ring 070-174 06 05 i Gävle"}) + "\n")
+                proc.stdin.flush()
+                ready, _, _ = select.select([proc.stdout], [], [], 60)
+                assert ready, "no answer to a line within 60 s: output waits for a batch"
+                answer = json.loads(proc.stdout.readline())
+                assert answer["id"] == str(n) and answer["phones"] == ["+46701740605"]
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=60)
