@@ -14,7 +14,7 @@ every ad is fetched, and dedupe and the store merge them when it is back.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from scrapy import Request
@@ -33,6 +33,24 @@ logger = logging.getLogger(__name__)
 
 AD_ID = "adwatch_ad_id"  # request.meta: the ad a detail request fetches
 NEXT_PAGE = "adwatch_next_page"  # request.meta: the listing's next page (not other listings it links)
+
+
+class _PageOutput:
+    """One callback's output, sorted: detail requests of ads, the next page, everything else."""
+
+    def __init__(self) -> None:
+        self.ads: list[Request] = []
+        self.rest: list[Any] = []
+        self.next_page: Request | None = None
+        self.failure: Exception | None = None
+
+    def add(self, out: Any) -> None:
+        if isinstance(out, Request) and AD_ID in out.meta:
+            self.ads.append(out)
+        elif isinstance(out, Request) and out.meta.get(NEXT_PAGE):
+            self.next_page = out
+        else:
+            self.rest.append(out)
 
 
 class IncrementalMiddleware:
@@ -78,35 +96,43 @@ class IncrementalMiddleware:
             self._stat("store_unavailable")
             return None
 
-    async def process_spider_output(self, response: Response, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        ads: list[Request] = []
-        rest: list[Any] = []
-        next_page: Request | None = None
-        failure: Exception | None = None
+    # Both forms (a "universal" spider middleware): the source spider's callbacks are plain
+    # generators, and an async-only middleware would make Scrapy run every page's output of
+    # every middleware through async wrappers.
+    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterator[Any]:
+        page = _PageOutput()
         try:
-            async for out in result:  # a listing page's output is small: look at all of it first
-                if isinstance(out, Request) and AD_ID in out.meta:
-                    ads.append(out)
-                elif isinstance(out, Request) and out.meta.get(NEXT_PAGE):
-                    next_page = out
-                else:
-                    rest.append(out)
+            for out in result:  # a listing page's output is small: look at all of it first
+                page.add(out)
         except Exception as exc:  # the page broke part-way: what it yielded so far still counts
-            failure = exc
-        if ads:
-            kept, stop = self._filter(ads)
-            for out in kept:
-                yield out
-            if next_page is not None and stop and failure is None:
+            page.failure = exc
+        yield from self._emit(response, page)
+
+    async def process_spider_output_async(self, response: Response, result: AsyncIterator[Any]
+                                          ) -> AsyncIterator[Any]:
+        page = _PageOutput()
+        try:
+            async for out in result:
+                page.add(out)
+        except Exception as exc:
+            page.failure = exc
+        for out in self._emit(response, page):
+            yield out
+
+    def _emit(self, response: Response, page: _PageOutput) -> Iterator[Any]:
+        next_page = page.next_page
+        if page.ads:
+            kept, stop = self._filter(page.ads)
+            yield from kept
+            if next_page is not None and stop and page.failure is None:
                 self._stat("stopped_paging")
                 logger.info("%s: every ad on %s is indexed; not paging further", self.source, response.url)
                 next_page = None
-        for out in rest:
-            yield out
+        yield from page.rest
         if next_page is not None:
             yield next_page
-        if failure is not None:
-            raise failure  # Scrapy logs it and counts the spider error, as for any callback
+        if page.failure is not None:
+            raise page.failure  # Scrapy logs it and counts the spider error, as for any callback
 
     def _filter(self, ads: list[Request]) -> tuple[list[Any], bool]:
         """(the requests still wanted and the sighting of the known ads, whether paging may stop here)"""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ def through(middleware: IncrementalMiddleware, response: HtmlResponse, output: I
             yield item
 
     async def collect() -> list[Any]:
-        return [out async for out in middleware.process_spider_output(response, source())]
+        return [out async for out in middleware.process_spider_output_async(response, source())]
 
     return asyncio.run(collect())
 
@@ -210,7 +210,7 @@ def test_a_listing_page_that_breaks_part_way_keeps_what_it_yielded(stats: Memory
         raise ValueError("broken markup after the ads")
 
     async def collect() -> None:
-        async for out in mw.process_spider_output(LISTING, breaking()):
+        async for out in mw.process_spider_output_async(LISTING, breaking()):
             seen.append(out)
 
     with pytest.raises(ValueError, match="broken markup"):
@@ -218,3 +218,22 @@ def test_a_listing_page_that_breaks_part_way_keeps_what_it_yielded(stats: Memory
     assert urls(seen) == ["2", "list?town=x"]
     assert [o.ids for o in seen if isinstance(o, AdSighting)] == [["demo:1"]]
     assert mw.states.listed == {"demo:1", "demo:2"}  # both count as listed: neither is "missing"
+
+
+def test_the_plain_form_gives_what_the_async_form_gives() -> None:
+    """Scrapy calls the plain form for the source spider's plain generator callbacks."""
+    store = StoreHolding({"demo:1", "demo:3"})
+    plain_stats, async_stats = (MemoryStatsCollector(get_crawler(Spider)) for _ in range(2))
+    plain = list(middleware(store, plain_stats).process_spider_output(LISTING, iter(listing([1, 2, 3, 4]))))
+    assert urls(plain) == urls(through(middleware(store, async_stats), LISTING, listing([1, 2, 3, 4])))
+    assert [o.ids for o in plain if isinstance(o, AdSighting)] == [["demo:1", "demo:3"]]
+    assert plain_stats.get_value("adwatch/spider/known_ads") == async_stats.get_value("adwatch/spider/known_ads") == 2
+
+    def breaking() -> Iterator[Any]:
+        yield from listing([1, 2], next_page=False)
+        raise ValueError("broken markup after the ads")
+
+    seen: list[Any] = []
+    with pytest.raises(ValueError, match="broken markup"):
+        seen.extend(middleware(store, plain_stats).process_spider_output(LISTING, breaking()))
+    assert urls(seen) == ["2", "list?town=x"]
