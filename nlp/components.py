@@ -188,6 +188,34 @@ class _DataComponent(_Batched):
         return self
 
 
+class _FileComponent(_DataComponent):
+    """A component whose data is one file (``initialize`` may name another): ``build`` turns
+    it into what ``__call__`` uses, and ``data()`` refuses to run before that happened."""
+
+    source: str  # the initialize argument and the to_disk key that name the file
+    default_file: Path
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.path = str(self.default_file)
+        self._data: Any = None
+
+    def sources(self) -> dict[str, Any]:
+        return {self.source: self.path}
+
+    def load(self, **sources: Any) -> None:
+        self.path = sources.get(self.source) or str(self.default_file)
+        self._data = self.build(Path(self.path))
+
+    def build(self, path: Path) -> Any:
+        raise NotImplementedError
+
+    def data(self) -> Any:
+        if self._data is None:
+            raise _not_initialized(self.name)
+        return self._data
+
+
 def _region(doc: Doc, default_region: str | None, name: str) -> str:
     region = REGION.get(doc) or default_region
     if not region:
@@ -195,27 +223,25 @@ def _region(doc: Doc, default_region: str | None, name: str) -> str:
     return str(region).upper()
 
 
-class PhonesComponent(_DataComponent):
+class PhonesComponent(_FileComponent):
+    source, default_file = "number_words", NUMBER_WORDS
+
     def __init__(self, name: str, default_region: str | None) -> None:
-        self.name = name
+        super().__init__(name)
         self.default_region = default_region.upper() if default_region else None
-        self.lexicon: NumberLexicon | None = None
-        self.number_words = str(NUMBER_WORDS)
 
     def initialize(self, get_examples: Callable[[], Iterable[Any]] | None = None, *, nlp: Language | None = None,
                    number_words: str | None = None) -> None:
         self.load(number_words=number_words)
 
-    def sources(self) -> dict[str, Any]:
-        return {"number_words": self.number_words}
+    def build(self, path: Path) -> NumberLexicon:
+        return NumberLexicon(path)
 
-    def load(self, number_words: str | None = None, **_: Any) -> None:
-        self.number_words = number_words or str(NUMBER_WORDS)
-        self.lexicon = NumberLexicon(Path(self.number_words))
+    @property
+    def lexicon(self) -> NumberLexicon:
+        return self.data()
 
     def __call__(self, doc: Doc) -> Doc:
-        if self.lexicon is None:
-            raise _not_initialized(self.name)
         text = ad_text(doc)
         hits = find_phones(text, _region(doc, self.default_region, self.name), self.lexicon)
         _write_group(doc, "phones", text, ((h.start, h.end, "PHONE", h.as_dict()) for h in hits))
@@ -278,55 +304,39 @@ class TownsComponent(_DataComponent):
         return doc
 
 
-class IndicatorsComponent(_DataComponent):
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.matcher: IndicatorMatcher | None = None
-        self.lexicons = str(INDICATOR_LEXICONS)
+class IndicatorsComponent(_FileComponent):
+    source, default_file = "lexicons", INDICATOR_LEXICONS
 
     def initialize(self, get_examples: Callable[[], Iterable[Any]] | None = None, *, nlp: Language | None = None,
                    lexicons: str | None = None) -> None:
         self.load(lexicons=lexicons)
 
-    def sources(self) -> dict[str, Any]:
-        return {"lexicons": self.lexicons}
-
-    def load(self, lexicons: str | None = None, **_: Any) -> None:
-        self.lexicons = lexicons or str(INDICATOR_LEXICONS)
-        self.matcher = indicator_matcher(Path(self.lexicons))
+    def build(self, path: Path) -> IndicatorMatcher:
+        return indicator_matcher(path)
 
     def __call__(self, doc: Doc) -> Doc:
-        if self.matcher is None:
-            raise _not_initialized(self.name)
+        matcher: IndicatorMatcher = self.data()
         text = ad_text(doc)
-        hits = self.matcher.find(text)
+        hits = matcher.find(text)
         obfuscated = any(fact["obfuscated"] for fact in group_facts(doc, "phones"))
-        INDICATOR_SCORE.set(doc, self.matcher.score(hits, obfuscated))
+        INDICATOR_SCORE.set(doc, matcher.score(hits, obfuscated))
         _write_group(doc, "indicators", text, ((h.start, h.end, h.category.upper(), h.as_dict()) for h in hits))
         return doc
 
 
-class LanguageComponent(_DataComponent):
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.detector: AdLanguage | None = None
-        self.markers = str(MARKERS)
+class LanguageComponent(_FileComponent):
+    source, default_file = "markers", MARKERS
 
     def initialize(self, get_examples: Callable[[], Iterable[Any]] | None = None, *, nlp: Language | None = None,
                    markers: str | None = None) -> None:
         self.load(markers=markers)
 
-    def sources(self) -> dict[str, Any]:
-        return {"markers": self.markers}
-
-    def load(self, markers: str | None = None, **_: Any) -> None:
-        self.markers = markers or str(MARKERS)
-        self.detector = AdLanguage(Path(self.markers))
+    def build(self, path: Path) -> AdLanguage:
+        return AdLanguage(path)
 
     def __call__(self, doc: Doc) -> Doc:
-        if self.detector is None:
-            raise _not_initialized(self.name)
-        LANGUAGE.set(doc, self.detector.detect(ad_text(doc)))
+        detector: AdLanguage = self.data()
+        LANGUAGE.set(doc, detector.detect(ad_text(doc)))
         return doc
 
 
