@@ -40,7 +40,10 @@ def parse_iso(value: str) -> datetime:
 def parse_since(value: str, now: datetime | None = None) -> datetime:
     """A duration ago ('7d', '24h', '2w', '3mo', '1y'; see ``durations``) or an ISO date/time ('2026-11-01')."""
     if looks_like_duration(value):
-        return (now or utcnow()) - parse_duration(value)
+        try:
+            return (now or utcnow()) - parse_duration(value)
+        except OverflowError:
+            raise DurationError(f"{value!r} reaches back before the year 1") from None
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:

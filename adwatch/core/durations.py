@@ -34,4 +34,7 @@ def parse_duration(text: str) -> timedelta:
         raise DurationError(f"{text!r} is ambiguous: write {count}min for minutes or {count}mo for months")
     if unit not in _SECONDS:
         raise DurationError(f"{text!r} is not a duration like {EXAMPLES} (unknown unit {match.group(2)!r})")
-    return timedelta(seconds=count * _SECONDS[unit])
+    try:
+        return timedelta(seconds=count * _SECONDS[unit])
+    except OverflowError:  # typed by a person or a file: say so, never a traceback
+        raise DurationError(f"{text!r} is longer than any time adwatch can count") from None
