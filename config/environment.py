@@ -50,6 +50,15 @@ def _count(least: int) -> Callable[[str], int]:
     return convert
 
 
+def _switch(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected on or off (1/0, true/false, yes/no)")
+
+
 def _seconds(raw: str) -> float:
     try:
         value = float(raw)
@@ -92,6 +101,7 @@ ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "ADWATCH_NOW": _moment,
     "ADWATCH_HIGHWAYS": _text,
     "ADWATCH_DEFAULT_REGION": _region,
+    "ADWATCH_STAGE_WORKER": _switch,
 }
 # An empty value means "not set" (``ADWATCH_HOME= adwatch …`` uses the declared default),
 # except here, where empty is a value of its own: no alerts file, alerts off.

@@ -62,6 +62,10 @@ ADWATCH_STORE_BATCH_SIZE = 50
 ADWATCH_REMOVED_AFTER = 2
 # Keep at most this many characters of an ad's text; longer text is cut, not dropped.
 ADWATCH_MAX_TEXT_CHARS = 20_000
+# Run the stages that read ads (normalize's HTML → text, enrich's NLP) in a worker process
+# (pipelines/worker.py), so crawling and reading use two CPU cores. Off, or on a one-core
+# machine, they run in the crawl's own process.
+ADWATCH_STAGE_WORKER = True
 
 # --- Scrapy: politeness and robustness ------------------------------------------
 # An identifying User-Agent: site operators can see who crawls and why.

@@ -8,6 +8,7 @@ into the plain dict other stages and tools read (the ``adwatch extract`` contrac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ from nlp.pipeline import default_region_of, pipeline
 # and "phone_field" (the arguments of ``extract``).
 AdInput = Mapping[str, Any]
 BATCH_SIZE = 64  # Docs per nlp.pipe batch
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def extract(
@@ -56,7 +58,9 @@ def extract_many(records: Iterable[AdInput], *, default_region: str | None = Non
 
 
 def _make_doc(nlp: Language, text: str, title: str | None, region: str | None, location_field: str | None) -> Doc:
-    doc = nlp.make_doc(f"{title}\n{text}" if title else text)
+    # A lone surrogate (a broken page, a bad byte on stdin) cannot be stored by spaCy; one
+    # replacement character for one keeps every offset.
+    doc = nlp.make_doc(_SURROGATE.sub("\ufffd", f"{title}\n{text}" if title else text))
     if region:
         REGION.set(doc, region.upper())  # doc._.region
     if location_field:

@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -81,6 +82,8 @@ def build(default_region: str, countries: Sequence[str] | None = None) -> Langua
     # ("Created vocabulary") into crawl logs at DEBUG.
     logging.getLogger("spacy").setLevel(logging.WARNING)
     region = default_region.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:  # else every ad would silently have no numbers
+        raise ValueError(f"default region {default_region!r} is not a phone region (ISO 3166 alpha-2, e.g. SE)")
     config: dict[str, Any] = {
         "nlp": {"tokenizer": {"@tokenizers": TOKENIZER}},
         "initialize": {"components": {"adwatch_towns": {"countries": [c.upper() for c in countries or [region]]}}},

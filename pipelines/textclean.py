@@ -1,15 +1,20 @@
-"""HTML → clean text, and the small parsers normalize uses (dates, ages, prices)."""
+"""HTML → clean text, the small parsers (dates, ages, prices), and ``normalize_fields``, which
+applies them to one ad: the normalize stage's work as a pure function."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil import parser as dateparser
 from lxml import etree
 from lxml import html as lxml_html
+
+from adwatch.core.clock import iso
 
 _BLOCKS = frozenset("p div li tr h1 h2 h3 h4 h5 h6 section article dd dt blockquote".split())
 # libxml2 silently drops a text node over 10 MB unless told otherwise (parsel does the same).
@@ -107,3 +112,38 @@ def parse_price(value: str | int | None) -> tuple[int | None, str | None]:
         return None, None
     currency = next((code for mark, code in _CURRENCIES if mark in text), None)
     return amount, currency
+
+
+_CLEANED = ("title", "text", "location", "poster", "phone_field")
+# What normalize reads of an ad: what is sent to the worker.
+INPUT_FIELDS = (*_CLEANED, "posted_at", "timezone", "age", "price", "images", "url")
+
+
+def normalize_fields(raw: Mapping[str, Any], max_text_chars: int) -> dict[str, Any]:
+    """``{"fields": cleaned values, "events": [stat names], "dropped": reason or None,
+    "bad_date": the unreadable date or None}`` for one ad's raw fields."""
+    fields: dict[str, Any] = {}
+    events: list[str] = []
+    for name in _CLEANED:
+        if raw.get(name):
+            fields[name] = html_to_text(raw[name])
+    text = fields.get("text") or ""
+    if len(text) > max_text_chars:
+        fields["text"] = text[:max_text_chars]
+        events.append("text_truncated")
+    if not fields.get("title") and not fields.get("text") and not fields.get("phone_field"):
+        return {"fields": {}, "events": [*events, "empty"], "bad_date": None,
+                "dropped": f"empty ad (no title, text or phone): {raw.get('url')}"}
+    if not fields.get("text"):
+        events.append("no_text")
+    date = raw.get("posted_at")
+    posted = parse_posted(html_to_text(date) if date else None, raw.get("timezone") or "UTC")
+    if date and posted is None:
+        events.append("bad_date")
+    fields["posted_at"] = iso(posted) if posted else None
+    fields["age"] = parse_age(raw.get("age"))
+    fields["price"], fields["currency"] = parse_price(raw.get("price"))
+    fields["images"] = list(dict.fromkeys(raw.get("images") or []))
+    events.append("ok")
+    return {"fields": fields, "events": events, "dropped": None,
+            "bad_date": date if date and posted is None else None}
