@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from adwatch.output import err, fail, out, print_json
+from adwatch.lookup import within
+from adwatch.output import cell, err, fail, markup, out, print_json
 from adwatch.settings import load_settings
 from adwatch.store_access import open_store_or_exit
 
@@ -37,14 +38,15 @@ def _engine(store: Store) -> AlertEngine:
 
 
 def _since(value: str | None) -> str | None:
-    from adwatch.core.clock import iso, parse_since
+    from adwatch.core.clock import iso
+    from adwatch.lookup import moment
 
     if value is None:
         return None
     try:
-        return iso(parse_since(value))
+        return iso(moment("--since", value))
     except ValueError as exc:
-        fail(f"--since: {exc}")
+        fail(str(exc))
         raise typer.Exit(2) from None
 
 
@@ -69,9 +71,9 @@ def alerts_table(alerts: list[dict[str, Any]], title: str) -> Table:
     for column in ("id", "created", "rule", "phone", "town", "road", "what", "sent", "ack"):
         table.add_column(column, overflow="fold")
     for alert in alerts:
-        table.add_row(alert["id"], str(alert.get("created_at") or "")[:16], alert["rule"], alert["phone"],
-                      alert.get("town") or "", _road(alert),
-                      summary_line(alert).split("] ", 1)[-1], deliveries_text(alert),
+        table.add_row(cell(alert["id"]), cell(str(alert.get("created_at") or "")[:16]), cell(alert["rule"]),
+                      cell(alert["phone"]), cell(alert.get("town") or ""), cell(_road(alert)),
+                      cell(summary_line(alert).split("] ", 1)[-1]), cell(deliveries_text(alert)),
                       "yes" if alert.get("acked_at") else "")
     return table
 
@@ -91,8 +93,8 @@ def check() -> None:
     for problem in problems + more:
         fail(str(problem))
     active = config.active_rules()
-    err.print(f"{path}: {len(active)} rules ({', '.join(active) or 'none'}), "
-              f"{len(config.channels)} channels ({', '.join(config.channels) or 'none'})")
+    err.print(markup(f"{path}: {len(active)} rules ({', '.join(active) or 'none'}), "
+                     f"{len(config.channels)} channels ({', '.join(config.channels) or 'none'})"))
     if problems or more:
         raise typer.Exit(1)
 
@@ -123,18 +125,18 @@ def evaluate(
         print_json({"raised": len(found), "new": len(created), "alerts": created,
                     "sent": report.sent if report else 0, "failed": report.failed if report else 0})
         return
-    out.print(alerts_table(created, f"adwatch alerts evaluate --since {since} → {len(created)} new alerts "
-                                    f"({len(found) - len(created)} raised before)"))
+    out.print(alerts_table(created, markup(f"adwatch alerts evaluate --since {since} → {len(created)} new alerts "
+                                           f"({len(found) - len(created)} raised before)")))
     if report and report.failed:
         err.print(f"{report.failed} deliveries failed and wait for 'adwatch alerts deliver': "
-                  + "; ".join(sorted(set(report.errors))[:3]))
+                  + markup("; ".join(sorted(set(report.errors))[:3])))
 
 
 @alerts_app.command("list")
 def list_alerts(
     since: Annotated[str | None, typer.Option(help="Created since: 7d, 24h, 2026-11-01.")] = None,
     rule: Annotated[str | None, typer.Option(help="Only this rule (its name in alerts.yaml).")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    limit: Annotated[int, typer.Option(callback=within(1, 10_000), help="Alerts shown (1 to 10000).")] = 100,
     as_json: JsonOpt = False,
 ) -> None:
     """Alerts, newest first."""
@@ -163,7 +165,7 @@ def ack(alert_id: Annotated[str, typer.Argument(help="The alert's id (adwatch al
     if not done:
         fail(f"no alert {alert_id}")
         raise typer.Exit(1)
-    err.print(f"alert {alert_id} acknowledged by {getpass.getuser()}")
+    err.print(markup(f"alert {alert_id} acknowledged by {getpass.getuser()}"))
 
 
 @alerts_app.command("deliver")

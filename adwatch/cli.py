@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -14,7 +14,21 @@ import typer
 from adwatch.alerts_cmd import alerts_app
 from adwatch.highways_cmd import highways_app
 from adwatch.index_cmd import index_app
-from adwatch.output import ads_table, counts_table, err, fail, out, print_json, runs_table, source_health
+from adwatch.lookup import EARTH_HALF_KM, SQLITE_INT_MAX, within
+from adwatch.output import (
+    ads_table,
+    cell,
+    counts_table,
+    err,
+    fail,
+    json_text,
+    markup,
+    out,
+    print_json,
+    runs_table,
+    source_health,
+    visible,
+)
 from adwatch.schedule_cmd import schedule_app
 from adwatch.settings import load_settings, override_for_this_run
 from adwatch.store_access import open_store_or_exit as _open_store
@@ -75,8 +89,8 @@ def sources_list(as_json: JsonOpt = False) -> None:
         for name in ("name", "kind", "enabled", "start URL", "description"):
             table.add_column(name)
         for row in rows:
-            table.add_row(row["name"], row["kind"], "yes" if row["enabled"] else "no", row["start_urls"][0],
-                          row["description"])
+            table.add_row(cell(row["name"]), cell(row["kind"]), "yes" if row["enabled"] else "no",
+                          cell(row["start_urls"][0]), cell(row["description"]))
         out.print(table)
     if problems:
         raise typer.Exit(1)
@@ -129,20 +143,27 @@ def crawl(
     known, problems = load_sources(settings.get("ADWATCH_SOURCES_DIR"))
     for problem in problems:
         fail(f"skipped: {problem}")
+    # A source named on the command line whose file is broken is a crawl that could not start.
+    broken = {Path(p.file).stem: f"{p.field}: {p.reason}" for p in problems}
     names = [n for n, s in known.items() if s.enabled] if all_sources else list(sources or [])
-    unknown = [n for n in names if n not in known]
+    unknown = [n for n in names if n not in known and n not in broken]
     if not names or unknown:
         fail(f"unknown source(s): {', '.join(unknown)}" if unknown else "name a source or use --all")
         raise typer.Exit(2)
     from adwatch.crawl_lock import SourceBusy, is_locked
+    from adwatch.crawling import record_not_started
+    from index.open import check_data_folder
 
+    check_data_folder(settings.get("ADWATCH_HOME"))  # a file, or unwritable: one line, before the locks
     # One crawl per source at a time: each crawl takes its source's lock (the SourceLock
     # extension); asking first refuses the whole command before any source is crawled.
     busy = [name for name in names if is_locked(settings.get("ADWATCH_HOME"), name)]
     try:
         if busy:
             raise SourceBusy.of(busy)
-        runs = run_crawls(settings, names, base_url=base_url, refresh=refresh)
+        startable = [n for n in names if n not in broken]
+        runs = run_crawls(settings, startable, base_url=base_url, refresh=refresh) if startable else []
+        runs += record_not_started(settings, {n: f"source file: {broken[n]}" for n in names if n in broken})
     except SourceBusy as exc:
         fail(str(exc))
         raise typer.Exit(1) from None
@@ -154,42 +175,67 @@ def crawl(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog="A query that starts with a minus goes after --, as any argument that could be read as an "
+                     "option: adwatch search -- -massage")
 def search(
-    query: Annotated[str, typer.Argument(help='Words, "phrases", OR, -exclude, prefix*.')] = "",
+    query: Annotated[str, typer.Argument(
+        help='Words, "phrases", OR, -exclude, prefix*. Starting with -? Put -- first: search -- "-massage".')] = "",
     phone: Annotated[str | None, typer.Option(help="A phone number in any format.")] = None,
     town: Annotated[list[str] | None, typer.Option(help="Town (repeatable).")] = None,
     since: Annotated[str | None, typer.Option(help="7d, 24h, 2w or a date.")] = None,
     until: Annotated[str | None, typer.Option(help="A date.")] = None,
     source: Annotated[list[str] | None, typer.Option(help="Source (repeatable).")] = None,
     near: Annotated[str | None, typer.Option(help="LAT,LON or a town: ads whose town lies within --km.")] = None,
-    km: Annotated[float, typer.Option(min=0.1, help="Radius for --near, in km.")] = 25.0,
+    km: Annotated[float, typer.Option(callback=within(0.1, EARTH_HALF_KM), help="Radius for --near, in km.")] = 25.0,
     category: Annotated[list[str] | None, typer.Option(help="Indicator category (repeatable: any of them).")] = None,
-    min_score: Annotated[float | None, typer.Option(help="Indicator score at least this.")] = None,
+    min_score: Annotated[float | None, typer.Option(callback=within(0.0, 1e6), help="Indicator score at least this.")]
+    = None,
     sort: Annotated[str | None, typer.Option(help="relevance, newest or score (indicator score).")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
-    offset: Annotated[int, typer.Option(min=0)] = 0,
+    limit: Annotated[int, typer.Option(callback=within(1, 1000), help="Ads shown (1 to 1000).")] = 20,
+    offset: Annotated[int, typer.Option(callback=within(0, SQLITE_INT_MAX), help="Ads skipped first.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the index."""
     from adwatch.lookup import build_query
 
+    settings = load_settings()
     try:
         q = build_query(query, phone=phone, towns=town or [], since=since, until=until, sources=source or [],
                         sort=sort, limit=limit, offset=offset, near=near, km=km, categories=category or [],
-                        min_score=min_score, region=load_settings().get("ADWATCH_DEFAULT_REGION"))
+                        min_score=min_score, region=settings.get("ADWATCH_DEFAULT_REGION"),
+                        max_chars=settings.getint("ADWATCH_SEARCH_MAX_CHARS"),
+                        max_terms=settings.getint("ADWATCH_SEARCH_MAX_TERMS"))
     except ValueError as exc:
         fail(str(exc))
         raise typer.Exit(2) from None
     store = _open_store()
-    result = store.search(q)
-    store.close()
+    try:
+        result = store.search(q)
+    except ValueError as exc:  # what only the store can say: Elasticsearch's result window, say
+        fail(str(exc))
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    if result.total == 0 and q.sources:
+        _say_unknown_sources(q.sources, settings)
     if as_json:
         print_json({"total": result.total, "hits": result.hits, "facets": result.facets})
         return
     out.print(ads_table(result.hits, title=f"{result.total} ads (showing {len(result.hits)} from {offset})"))
     if result.facets.get("town"):
         out.print(counts_table("by town", dict(list(result.facets["town"].items())[:10]), "town"))
+
+
+def _say_unknown_sources(names: list[str], settings: Any) -> None:
+    """No hits and a --source no source file declares: say so (stderr, one line), since a typo
+    there looks just like "no ads". Not an error: a removed source's ads stay searchable."""
+    from config.source_schema import load_sources
+
+    known, _ = load_sources(settings.get("ADWATCH_SOURCES_DIR"))
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        err.print(markup(f"note: no source file declares {', '.join(map(repr, unknown))} "
+                         f"(known: {', '.join(sorted(known)) or 'none'})"), soft_wrap=True)
 
 
 @app.command()
@@ -207,18 +253,21 @@ def show(ad_id: str, as_json: JsonOpt = False) -> None:
         return
     for key in ("id", "source", "url", "title", "posted_at", "first_seen_at", "last_seen_at", "removed_at",
                 "town", "county", "road", "road_km", "poster", "age", "price", "currency", "language", "version"):
-        out.print(f"[bold]{key:>14}[/bold]  {ad.get(key) if ad.get(key) is not None else ''}")
+        # One line per field: a newline in a stored value is shown as \n, not obeyed.
+        out.print(f"[bold]{key:>14}[/bold]  {markup(visible(ad.get(key) if ad.get(key) is not None else '', False))}")
     for detail in ad.get("phone_details") or []:
-        out.print(f"[bold]{'phone':>14}[/bold]  {detail['e164']}  ({detail['line_type']}, written {detail['raw']!r})")
+        out.print(f"[bold]{'phone':>14}[/bold]  {markup(detail['e164'])}  "
+                  f"({markup(detail['line_type'])}, written {markup(repr(detail['raw']))})")
     towns = ", ".join(f"{t['name']} ({t['found_in']})" for t in ad.get("towns") or [])
-    out.print(f"[bold]{'towns':>14}[/bold]  {towns}")
+    out.print(f"[bold]{'towns':>14}[/bold]  {markup(visible(towns, False))}")
     for contact in ad.get("contacts") or []:
-        out.print(f"[bold]{'contact':>14}[/bold]  {contact['type']}: {contact['value']}")
-    out.print(f"[bold]{'indicators':>14}[/bold]  score {ad.get('indicator_score', 0)}")
+        said = visible(f"{contact['type']}: {contact['value']}", False)
+        out.print(f"[bold]{'contact':>14}[/bold]  {markup(said)}")
+    out.print(f"[bold]{'indicators':>14}[/bold]  score {markup(ad.get('indicator_score', 0))}")
     for hit in ad.get("indicators") or []:
-        out.print(f"{'':>16}{hit['category']}: {hit['phrase']!r} ({hit['rule']})", markup=False)
+        out.print(visible(f"{'':>16}{hit['category']}: {hit['phrase']!r} ({hit['rule']})", False), markup=False)
     out.print()
-    out.print(ad.get("text") or "")
+    out.print(visible(ad.get("text") or ""), markup=False)  # the body keeps its line breaks
 
 
 @app.command()
@@ -241,8 +290,9 @@ def phones(phone: str, as_json: JsonOpt = False) -> None:
     if record is None:
         err.print(f"{e164}: never seen")
         raise typer.Exit(1)
-    out.print(f"[bold]{e164}[/bold]: {record['ads_count']} ads, first seen {record['first_seen_at']} in "
-              f"{record['first_town'] or '?'}, last seen {record['last_seen_at']}; towns: {', '.join(record['towns'])}")
+    line = (f"{record['ads_count']} ads, first seen {record['first_seen_at']} in {record['first_town'] or '?'}, "
+            f"last seen {record['last_seen_at']}; towns: {', '.join(record['towns'])}")
+    out.print(f"[bold]{markup(e164)}[/bold]: {markup(visible(line, False))}")
     out.print(ads_table(ads))
 
 
@@ -262,7 +312,8 @@ def stats(as_json: JsonOpt = False) -> None:
 
 @app.command()
 def runs(source: Annotated[str | None, typer.Option()] = None,
-         limit: Annotated[int, typer.Option(min=1)] = 20, as_json: JsonOpt = False) -> None:
+         limit: Annotated[int, typer.Option(callback=within(1, 10_000), help="Runs shown (1 to 10000).")] = 20,
+         as_json: JsonOpt = False) -> None:
     """Recent crawl runs."""
     store = _open_store()
     rows = store.runs(source, limit)
@@ -273,7 +324,7 @@ def runs(source: Annotated[str | None, typer.Option()] = None,
         return
     out.print(runs_table(rows))
     for name, line in health.items():
-        out.print(f"{name}: {line}", markup=False)
+        out.print(visible(f"{name}: {line}", False), markup=False)
 
 
 @app.command("extract")
@@ -286,7 +337,7 @@ def extract_cmd() -> None:
     # tool that writes one ad and waits for its facts never hangs.
     batch = BATCH_SIZE if stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode) else 1
     for result in extract_lines(sys.stdin, region, batch):
-        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(result) + "\n")
         sys.stdout.flush()
 
 
@@ -294,7 +345,8 @@ def extract_cmd() -> None:
 def eval_cmd(
     file: Annotated[str, typer.Argument(help="Labelled JSON lines (input fields plus gold answers).")],
     check: Annotated[bool, typer.Option(help="Exit 1 when a target is not met.")] = False,
-    errors: Annotated[int, typer.Option(help="Print up to N ads that differ from gold (stderr).")] = 0,
+    errors: Annotated[int, typer.Option(callback=within(0, 1_000_000),
+                                        help="Print up to N ads that differ from gold (stderr).")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Precision / recall / F1 of the NLP stage for phones, towns and each indicator category."""
@@ -316,13 +368,14 @@ def eval_cmd(
 
         print_eval(report, below)
     for diff in result.errors[:errors]:
-        err.print(f"{diff['id']} {diff['kind']}: missed {diff['missed']} extra {diff['extra']}")
+        err.print(visible(f"{diff['id']} {diff['kind']}: missed {diff['missed']} extra {diff['extra']}", False),
+                  markup=False)
     if check and below:
         raise typer.Exit(1)
 
 
 @app.command("demo-site")
-def demo_site(port: Annotated[int, typer.Option(help="0 picks a free port.")] = 8765,
+def demo_site(port: Annotated[int, typer.Option(callback=within(0, 65535), help="0 picks a free port.")] = 8765,
               seed: Annotated[int, typer.Option()] = 7) -> None:
     """Serve the synthetic demo site on 127.0.0.1 until Ctrl-C."""
     from adwatch.demo.server import DemoSite
@@ -341,7 +394,7 @@ def demo_site(port: Annotated[int, typer.Option(help="0 picks a free port.")] = 
 
 @app.command()
 def demo(serve: Annotated[bool, typer.Option(help="Keep serving the demo site when done.")] = True,
-         port: Annotated[int, typer.Option(help="Demo site port; 0 picks a free one.")] = 0,
+         port: Annotated[int, typer.Option(callback=within(0, 65535), help="Demo site port; 0 picks a free one.")] = 0,
          seed: Annotated[int, typer.Option()] = 7) -> None:
     """The whole pipeline on the bundled demo site: crawl, enrich, index, summary, searches."""
     from adwatch.demo_run import run_demo
@@ -350,10 +403,15 @@ def demo(serve: Annotated[bool, typer.Option(help="Keep serving the demo site wh
 
 
 def main() -> None:
+    import sqlite3
+
+    from adwatch.core.private import private_umask
     from config.environment import SettingError
     from index.open import StoreConfigError
     from index.store import StoreUnavailable
+    from index.writer import NotStored
 
+    private_umask()  # everything adwatch creates (data, spool, locks, logs) is 0600 / 0700
     try:
         app()
     except StoreUnavailable as exc:
@@ -361,6 +419,13 @@ def main() -> None:
         sys.exit(3)
     except (StoreConfigError, SettingError) as exc:
         fail(str(exc))
+        sys.exit(2)
+    except NotStored as exc:
+        fail(str(exc))
+        sys.exit(1)
+    except sqlite3.DatabaseError as exc:  # damage found while rows were being read
+        fail(f"the SQLite database is damaged ({exc}): run 'adwatch index check', then restore it from a "
+             "backup or move it aside")
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")

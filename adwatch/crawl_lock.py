@@ -3,7 +3,10 @@
 The lock is an ``flock``: the kernel drops it when the process dies, so a crash never
 leaves it stale. ``SourceLock`` is the Scrapy extension that takes it for every crawl,
 ``adwatch crawl``, ``adwatch schedule`` and ``scrapy crawl`` alike; the scheduler asks
-``is_locked`` before it starts a crawl.
+``is_locked`` before it starts a crawl. A free lock also tells that the crawl which
+held it is gone: a run it left ``running`` crashed (``index.rules.crashed``, which
+probes with ``lock_free``). The stores call ``lock_free``, so this module imports Scrapy
+only where the extension needs it.
 """
 
 from __future__ import annotations
@@ -11,21 +14,27 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from scrapy import Spider, signals
-from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider
-from scrapy.statscollectors import StatsCollector
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
 
 BUSY_REASON = "source_busy"  # the close reason of a crawl refused because its source is locked
 LOCK_ERROR_REASON = "lock_error"  # the lock file could not be taken (folder not writable…)
 BUSY_STAT = "adwatch/lock/busy"  # set on a refused crawl: the crawl-run recorder records no run for it
+HELD_STAT = "adwatch/lock/held"  # the path of the lock this crawl holds (the recorder writes it into its run)
+# A look at a lock (``lock_free``, ``is_locked``) holds it for an instant; a crawl starting at
+# that instant tries again for this long before it calls the source busy.
+START_PATIENCE = 0.25
 
 
 class SourceBusy(RuntimeError):
@@ -34,20 +43,26 @@ class SourceBusy(RuntimeError):
         return cls("; ".join(f"{source}: another crawl of this source is running" for source in sources))
 
 
-def _lock_path(home: str | Path, source: str) -> Path:
-    folder = Path(home) / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{source}.lock"
+def lock_path(home: str | Path, source: str) -> Path:
+    return Path(home) / "locks" / f"{source}.lock"
 
 
-def acquire(home: str | Path, source: str) -> IO[str]:
-    """Take the source's lock (held until the returned file is closed), or raise SourceBusy."""
-    handle = _lock_path(home, source).open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise SourceBusy.of([source]) from None
+def acquire(home: str | Path, source: str, patience: float = 0.0) -> IO[str]:
+    """Take the source's lock (held until the returned file is closed), or raise SourceBusy
+    (after trying again for ``patience`` seconds)."""
+    path = lock_path(home, source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+")
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.close()
+                raise SourceBusy.of([source]) from None
+            time.sleep(0.02)
     handle.seek(0)
     handle.truncate()
     handle.write(f"{os.getpid()}\n")
@@ -65,12 +80,32 @@ def crawl_lock(home: str | Path, source: str) -> Iterator[None]:
         handle.close()
 
 
-def is_locked(home: str | Path, source: str) -> bool:
+def lock_free(path: str | Path) -> bool:
+    """Nobody holds the lock file at ``path`` (a missing file is free; one that cannot be read
+    counts as held: it cannot be told). The file is never changed. Also true, as flock works,
+    for a lock this process holds through another open file: it is not free."""
     try:
-        with crawl_lock(home, source):
-            return False
-    except SourceBusy:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
         return True
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # conflicts with a crawl's exclusive lock
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # and so releases the shared lock at once
+    return True
+
+
+def is_locked(home: str | Path, source: str) -> bool:
+    return not lock_free(lock_path(home, source))
+
+
+def this_host() -> str:
+    """The machine a crawl runs on: a lock file says something only about crawls on its own machine."""
+    return socket.gethostname()
 
 
 class SourceLock:
@@ -87,6 +122,8 @@ class SourceLock:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SourceLock:
+        from scrapy import signals
+
         assert crawler.stats is not None
         lock = cls(str(crawler.settings.get("ADWATCH_HOME")), crawler.stats)
         crawler.signals.connect(lock.spider_opened, signal=signals.spider_opened)
@@ -96,8 +133,10 @@ class SourceLock:
         return lock
 
     def spider_opened(self, spider: Spider) -> None:
+        from scrapy.exceptions import CloseSpider
+
         try:
-            self.handle = acquire(self.home, spider.name)
+            self.handle = acquire(self.home, spider.name, START_PATIENCE)
         except SourceBusy as exc:
             self.stats.set_value(BUSY_STAT, 1)
             logger.error("%s", exc)
@@ -106,6 +145,7 @@ class SourceLock:
             self.stats.set_value(BUSY_STAT, 1)
             logger.error("%s: cannot take the source lock in %s/locks: %s", spider.name, self.home, exc)
             raise CloseSpider(LOCK_ERROR_REASON) from None
+        self.stats.set_value(HELD_STAT, str(lock_path(self.home, spider.name).resolve()))
 
     def release(self) -> None:
         if self.handle is not None:

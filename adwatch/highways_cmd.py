@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from adwatch.output import fail, out
+from adwatch.output import fail, json_text, out, visible
 from adwatch.settings import load_settings
 
 highways_app = typer.Typer(help="European routes and main roads (geo/data/highways.yaml).", no_args_is_help=True)
@@ -59,7 +59,7 @@ def near(
             fail("give LAT LON, or --jsonl with lines on stdin")
             raise typer.Exit(2)
         try:
-            print(json.dumps(_answer(lat, lon, only)))
+            print(json_text(_answer(lat, lon, only)))
         except ValueError as exc:
             fail(str(exc))
             raise typer.Exit(2) from None
@@ -77,7 +77,7 @@ def near(
             result = {"id": ad_id, **_answer(item["lat"], item["lon"], only)}
         except (ValueError, TypeError, AttributeError) as exc:
             result = {"id": ad_id, "error": f"line {number}: {exc}"}
-        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(result) + "\n")
 
 
 @highways_app.command("list")
@@ -92,7 +92,8 @@ def list_roads(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
                      for line in road.lines for a, b in zip(line, line[1:], strict=False))
         rows.append({"road": name, "points": sum(len(line) for line in road.lines), "km": round(length)})
     if as_json:
-        print(json.dumps(rows))
+        print(json_text(rows))
         return
     for row in rows:
-        out.print(f"{row['road']:>5}  {row['points']:>3} points  ~{row['km']} km")
+        # Road names may come from a GeoJSON export (ADWATCH_HIGHWAYS): shown, never interpreted.
+        out.print(visible(f"{row['road']:>5}  {row['points']:>3} points  ~{row['km']} km", False), markup=False)

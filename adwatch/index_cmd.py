@@ -98,12 +98,14 @@ def reindex() -> None:
 @index_app.command()
 def flush() -> None:
     """Write the batches spooled while the store was unavailable, in order, now."""
-    from index.open import spool_dir, store_config
+    from index.open import check_data_folder, spool_dir, store_config
     from index.spool import Spool
     from index.writer import StoreWriter
 
     settings = load_settings()
-    spool = Spool(spool_dir(store_config(settings)))
+    config = store_config(settings)
+    check_data_folder(config.home, write=False)
+    spool = Spool(spool_dir(config))
     pending = len(spool.pending())
     if not pending:
         err.print(f"{spool.folder}: nothing spooled")
@@ -124,3 +126,64 @@ def flush() -> None:
     if not done:
         fail(f"{left} batches still spooled: the store is unavailable")
         raise typer.Exit(1)
+
+
+@index_app.command()
+def check(full: Annotated[bool, typer.Option(help="SQLite: integrity_check (every index too), slower.")] = False,
+          ) -> None:
+    """Is the store sound? SQLite: the file, quick_check (or integrity_check) and the schema version;
+    Elasticsearch: the cluster's and each index's health. One line per finding; exit 1 on damage."""
+    from index.open import check_data_folder, spool_dir, store_config
+    from index.spool import Spool
+
+    config = store_config(load_settings())
+    check_data_folder(config.home, write=False)
+    if config.elasticsearch is not None:
+        findings = _elastic_findings(config)
+    else:
+        from index.sqlite.admin import check_file
+
+        findings = check_file(config.sqlite_file, full=full)
+    spool = Spool(spool_dir(config))
+    waiting = len(spool.pending())
+    if waiting:
+        findings.append((True, f"{spool.folder}: {waiting} batches waiting: run 'adwatch index flush'"))
+    for sound, line in findings:
+        (out if sound else err).print(f"{'ok' if sound else 'PROBLEM'}: {line}", markup=False, highlight=False,
+                                      soft_wrap=True)
+    if not all(sound for sound, _ in findings):
+        raise typer.Exit(1)
+
+
+def _elastic_findings(config: Any) -> list[tuple[bool, str]]:
+    """The cluster's health, then each alias: does it exist, on an index of this schema, and is it green."""
+    from index.elastic import ElasticStore
+    from index.es_schema import KINDS
+
+    store = ElasticStore(config.elasticsearch, prefix=config.es_prefix, timeout=config.es_timeout, create=False)
+    findings: list[tuple[bool, str]] = []
+    try:
+        health = store.es.cluster.health()
+    except Exception as exc:  # unreachable, refused, bad credentials: one line, whatever the client raised
+        store.close()
+        return [(False, f"{store.url}: cluster unreachable: {' '.join(str(exc).split())[:300]}")]
+    try:
+        status = str(health["status"])
+        # Yellow: replicas not placed (one node); the data is whole. Red: a primary shard is missing.
+        findings.append((status != "red", f"{store.url}: cluster {health['cluster_name']} is {status}"))
+        for kind in KINDS:
+            alias = store.layout.alias(kind)
+            exists = bool(store.es.indices.exists_alias(name=alias))
+            found = store.es.indices.get_alias(name=alias).body or {} if exists else {}
+            if not found:
+                findings.append((False, f"{alias}: missing (run 'adwatch index create')"))
+                continue
+            for index in sorted(found):
+                state = str(store.es.cluster.health(index=index)["status"])
+                current = index == store.layout.index(kind)
+                findings.append((state != "red" and current, f"{alias} → {index}: {state}"
+                                 + ("" if current else f"; this adwatch expects {store.layout.index(kind)}: "
+                                                       "run 'adwatch index migrate' then 'adwatch index reindex'")))
+    finally:
+        store.close()
+    return findings

@@ -6,13 +6,57 @@ region of numbers written without +CC, and the country whose gazetteer names the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from adwatch.core.clock import parse_since
+import typer
+
+from adwatch.core.clock import iso, parse_since
+from adwatch.output import fail
+from index.fts import check_query
 from index.query import Near, SearchQuery
 
 if TYPE_CHECKING:
     from geo.gazetteer import Gazetteer
+
+# SQLite's INTEGER (what LIMIT and OFFSET take) is signed 64-bit: a larger number is no
+# page of results but an OverflowError, so the command line stops at it.
+SQLITE_INT_MAX = 2**63 - 1
+# Half the earth's circumference: every point is within this many km of any other.
+EARTH_HALF_KM = 20_040.0
+
+
+def within(low: float, high: float) -> Callable[[typer.Context, typer.CallbackParam, Any], Any]:
+    """A typer option callback: a number outside [low, high] (or not a finite number, as
+    ``nan`` or ``1e400`` become) is one line on stderr and exit 2, never an overflow later.
+    Used instead of typer's ``min``/``max``, whose error is a wrapped box of several lines."""
+
+    def check(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+        if value is None or ctx.resilient_parsing:
+            return value
+        if not (isinstance(value, int) or math.isfinite(value)) or not low <= value <= high:
+            name = max(param.opts, key=len) if param.opts else str(param.name)
+            fail(f"{name}: {value} is out of range: give a number from {low:g} to {high:g}"
+                 if isinstance(low, float) or isinstance(high, float)
+                 else f"{name}: {value} is out of range: give a whole number from {low} to {high}")
+            raise typer.Exit(2)
+        return value
+
+    return check
+
+
+def moment(option: str, value: str) -> datetime:
+    """A --since/--until value (a span ago or a date) as a time every store can write down:
+    one ValueError naming the option, never an OverflowError from a date past year 9999 or before 1."""
+    try:
+        when = parse_since(value)
+        iso(when)  # in UTC it may fall outside what datetime can hold (0001-01-01 at +14:00)
+    except (ValueError, OverflowError) as exc:
+        reason = str(exc) if isinstance(exc, ValueError) else f"{value!r} lies outside the years 1 to 9999"
+        raise ValueError(f"{option}: {reason}") from None
+    return when
 
 
 def _places(country: str) -> Gazetteer:
@@ -24,9 +68,37 @@ def _places(country: str) -> Gazetteer:
         raise ValueError(str(exc)) from None
 
 
-def canonical_town(name: str, country: str) -> str:
-    town = _places(country).resolve(name)
-    return town.name if town else name.strip()
+def _near_matches(name: str, names: list[str]) -> str:
+    import difflib
+
+    from geo.gazetteer import fold
+
+    by_key = {fold(n): n for n in names}
+    close = difflib.get_close_matches(fold(name), list(by_key), n=3, cutoff=0.75)
+    return f"; did you mean {' or '.join(repr(by_key[k]) for k in close)}?" if close else ""
+
+
+def canonical_town(name: str, country: str, option: str = "--town") -> str:
+    """The gazetteer's spelling of a town; an unknown name is a ValueError (with near matches),
+    never a silent filter that matches no ad."""
+    places = _places(country)
+    town = places.resolve(name)
+    if town is None:
+        raise ValueError(f"{option}: {name.strip()!r} is not a town in the {country} gazetteer"
+                         + _near_matches(name, [t.name for t in places.towns]))
+    return town.name
+
+
+def canonical_county(name: str, country: str, option: str = "--town") -> str:
+    """The gazetteer's spelling of a county (trends --by county), or a ValueError with near matches."""
+    from geo.gazetteer import fold
+
+    counties = sorted({t.county for t in _places(country).towns if t.county})
+    for county in counties:
+        if fold(county) == fold(name):
+            return county
+    raise ValueError(f"{option}: {name.strip()!r} is not a county in the {country} gazetteer"
+                     + _near_matches(name, counties))
 
 
 def parse_near(value: str, km: float, country: str) -> Near:
@@ -51,8 +123,13 @@ def build_query(text: str = "", *, phone: str | None = None, towns: list[str] | 
                 since: str | None = None, until: str | None = None, sources: list[str] | None = None,
                 sort: str | None = None, limit: int = 20, offset: int = 0, region: str,
                 near: str | None = None, km: float = 25.0, categories: list[str] | None = None,
-                min_score: float | None = None) -> SearchQuery:
+                min_score: float | None = None, max_chars: int | None = None,
+                max_terms: int | None = None) -> SearchQuery:
+    """``max_chars`` / ``max_terms``: the largest query text an analyst may type (the command
+    passes ADWATCH_SEARCH_MAX_CHARS / ADWATCH_SEARCH_MAX_TERMS; None: no cap, for fixed queries)."""
     from nlp.phones import normalize_phone
+
+    check_query(text, max_chars=max_chars, max_terms=max_terms)
 
     e164 = None
     if phone:
@@ -73,8 +150,8 @@ def build_query(text: str = "", *, phone: str | None = None, towns: list[str] | 
         min_score=min_score,
         phone=e164,
         towns=[canonical_town(t, region) for t in towns or []],
-        since=parse_since(since) if since else None,
-        until=parse_since(until) if until else None,
+        since=moment("--since", since) if since else None,
+        until=moment("--until", until) if until else None,
         sources=list(sources or []),
         sort=sort,  # type: ignore[arg-type]
         limit=limit,

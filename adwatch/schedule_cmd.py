@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from adwatch.core.clock import utcnow
-from adwatch.output import err, fail, out, print_json, runs_table
+from adwatch.output import err, fail, out, print_json, runs_table, visible
 from adwatch.settings import load_settings
 from index.store import StoreUnavailable
 
@@ -21,7 +21,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdou
 _POLL = 15.0  # seconds between looks at the schedule in `schedule run`
 
 
-def _load() -> tuple[Any, Any]:
+def _load() -> tuple[Any, Any, int]:
+    """Settings, the valid part of the schedule, and how many problems were reported (one line each)."""
     from config.schedule_schema import load_schedule
     from config.source_schema import load_sources
 
@@ -30,7 +31,7 @@ def _load() -> tuple[Any, Any]:
     schedule, problems = load_schedule(settings.get("ADWATCH_SCHEDULE"), set(sources))
     for problem in problems:
         fail(f"skipped: {problem}")
-    return settings, schedule
+    return settings, schedule, len(problems)
 
 
 def _starts(settings: Any, names: list[str]) -> dict[str, datetime | None]:
@@ -55,7 +56,7 @@ def _crawl(settings: Any, schedule: Any, name: str, stopper: Any = None) -> dict
             if stopper.stopping:  # the stop came between the start and now
                 process.send_signal(signal.SIGINT)
 
-    err.print(f"crawling {name} …")
+    err.print(visible(f"crawling {name} …", False), markup=False)
     where = store_config(settings)
     # The crawl is a child `adwatch crawl`: it gets this process's environment, so the same
     # ADWATCH_* variables (config/environment.py) configure it, plus the store this process
@@ -66,22 +67,37 @@ def _crawl(settings: Any, schedule: Any, name: str, stopper: Any = None) -> dict
 
 @schedule_app.command("show")
 def show(as_json: JsonOpt = False) -> None:
-    """Each scheduled source: its rule, last start, next start."""
-    settings, schedule = _load()
+    """Each scheduled source: its rule, last start, next start. Exit 1 when it reports a
+    problem (an entry skipped, a next start that cannot be computed), so a check fails."""
+    settings, schedule, problems = _load()
     starts = _starts(settings, list(schedule.sources))
     rows = []
     for name, rule in schedule.sources.items():
         last = starts[name]
-        planned = rule.next_start(last, schedule.zone)
+        try:
+            planned = rule.next_start(last, schedule.zone)
+            next_start = planned.isoformat() if planned else "now"
+        except (ValueError, OverflowError) as exc:  # `every: 9999999d` after a start: past the year 9999
+            reason = str(exc) if isinstance(exc, ValueError) else "it falls past the year 9999"
+            fail(f"{name}: cannot compute its next start: {reason}")
+            problems += 1
+            next_start = None
         rows.append({"source": name, "rule": rule.cron or f"every {rule.every}", "window": rule.window,
                      "last_start": last.isoformat() if last else None,
-                     "next_start": planned.isoformat() if planned else "now", "enabled": rule.enabled})
+                     "next_start": next_start, "enabled": rule.enabled})
     if as_json:
         print_json(rows)
-        return
+    else:
+        _print_rows(rows)
+    if problems:
+        raise typer.Exit(1)
+
+
+def _print_rows(rows: list[dict[str, Any]]) -> None:
     for row in rows:
-        out.print(f"{row['source']:>16}  {row['rule']:<18} last {row['last_start'] or 'never'}  "
-                  f"next {row['next_start']}" + ("" if row["enabled"] else "  (disabled)"))
+        out.print(visible(f"{row['source']:>16}  {row['rule']:<18} last {row['last_start'] or 'never'}  "
+                          f"next {row['next_start'] or '?'}" + ("" if row["enabled"] else "  (disabled)"), False),
+                  markup=False)
 
 
 @schedule_app.command("once")
@@ -89,13 +105,13 @@ def once(as_json: JsonOpt = False) -> None:
     """Run every due crawl once, one after another, and exit (for cron or a systemd timer)."""
     from adwatch.scheduler import due_sources, is_locked
 
-    settings, schedule = _load()
+    settings, schedule, _ = _load()
     due = due_sources(schedule, _starts(settings, list(schedule.sources)), utcnow())
     home = settings.get("ADWATCH_HOME")
     runs = []
     for name in due:
         if is_locked(home, name):
-            err.print(f"{name}: a crawl is already running; skipped")
+            err.print(visible(f"{name}: a crawl is already running; skipped", False), markup=False)
             continue
         runs.append(_crawl(settings, schedule, name))
     if as_json:
@@ -104,7 +120,8 @@ def once(as_json: JsonOpt = False) -> None:
         out.print(runs_table(runs))
     else:
         err.print("nothing due")
-    if any(run["status"] != "ok" for run in runs):
+    # "skipped": another crawl of that source started first, which is no failure of this one.
+    if any(run["status"] not in ("ok", "skipped") for run in runs):
         raise typer.Exit(1)
 
 
@@ -114,7 +131,7 @@ def run() -> None:
     the running crawls cleanly (recorded as interrupted)."""
     from adwatch.scheduler import Stopper, due_sources, is_locked, sleep_until
 
-    settings, schedule = _load()
+    settings, schedule, _ = _load()
     if not schedule.sources:
         fail("no valid schedule entries: nothing to run")
         raise typer.Exit(2)
@@ -128,7 +145,8 @@ def run() -> None:
         try:
             due = due_sources(schedule, _starts(settings, list(schedule.sources)), utcnow())
         except StoreUnavailable as exc:  # the store is down: look again later, crawls will spool
-            err.print(f"scheduler: store unavailable ({exc}); trying again in {_POLL:.0f} s")
+            err.print(visible(f"scheduler: store unavailable ({exc}); trying again in {_POLL:.0f} s", False),
+                      markup=False)
             due = []
         for name in due:
             if stopper.stopping:
@@ -138,7 +156,8 @@ def run() -> None:
 
             def work(source: str = name) -> None:
                 row = _crawl(settings, schedule, source, stopper)
-                err.print(f"{source}: {row['status']} ({row.get('reason') or 'no errors'})")
+                err.print(visible(f"{source}: {row['status']} ({row.get('reason') or 'no errors'})", False),
+                          markup=False)
 
             workers[name] = threading.Thread(target=work, name=f"crawl-{name}", daemon=False)
             workers[name].start()

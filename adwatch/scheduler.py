@@ -25,8 +25,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adwatch.core.clock import iso, utcnow
-from adwatch.crawl_lock import SourceBusy, crawl_lock, is_locked  # the lock's home; re-exported
+from adwatch.crawl_lock import SourceBusy, crawl_lock, is_locked, this_host  # the lock's home; re-exported
+from adwatch.output import fail
 from config.schedule_schema import Schedule, SourceSchedule, duration
+from index.rules import CRASHED, run_owner
 from index.store import Store
 
 __all__ = ["SourceBusy", "crawl_lock", "due_sources", "is_locked", "last_starts", "run_crawl"]
@@ -55,14 +57,21 @@ def _jitter(name: str, start: datetime, rule: SourceSchedule) -> timedelta:
     return timedelta(seconds=int.from_bytes(digest[:4], "big") % (spread + 1))
 
 
-def due_sources(schedule: Schedule, starts: dict[str, datetime | None], now: datetime) -> list[str]:
+def due_sources(schedule: Schedule, starts: dict[str, datetime | None], now: datetime,
+                on_problem: Callable[[str], None] = fail) -> list[str]:
+    """The sources due now. A source whose next start cannot be computed (whatever the
+    exception) is reported through ``on_problem`` in one line and skipped: one bad rule
+    never stops the others."""
     due = []
     for name, rule in schedule.sources.items():
-        if not rule.enabled or not rule.in_window(now.astimezone(schedule.zone)):
-            continue
-        planned = rule.next_start(starts.get(name), schedule.zone)
-        if planned is None or now >= planned + _jitter(name, planned, rule):
-            due.append(name)
+        try:
+            if not rule.enabled or not rule.in_window(now.astimezone(schedule.zone)):
+                continue
+            planned = rule.next_start(starts.get(name), schedule.zone)
+            if planned is None or now >= planned + _jitter(name, planned, rule):
+                due.append(name)
+        except Exception as exc:  # any fault of one rule stays with its source
+            on_problem(f"schedule: {name}: cannot compute its next start, skipped: {exc}")
     return due
 
 
@@ -95,14 +104,26 @@ def run_crawl(source: str, timeout: timedelta, env: dict[str, str], store_factor
         rows = json.loads(stdout) if stdout.strip() else []
     except ValueError:
         rows = []
+    busy = str(SourceBusy.of([source]))
+    if not rows and reason is None and process.returncode == 1 and busy in stderr:
+        # Refused: another crawl took the source between our look and the child's. No run of
+        # its own (as for any refused crawl); said in one line, like the crawl's own refusal.
+        fail(f"{busy}; skipped")
+        return {"id": None, "source": source, "started_at": iso(started), "finished_at": iso(utcnow()),
+                "status": "skipped", "pages": 0, "new_ads": 0, "updated_ads": 0, "removed_ads": 0, "errors": 0,
+                "reason": busy, "stats": {}}
     store = store_factory()
     try:
-        recorded = [r for r in store.runs(source, limit=5) if (_parse(r["started_at"]) or started) >= started]
+        # The child's own run: the one naming its process. Never another crawl's run of the source
+        # that started meanwhile (that one is alive, and is not ours to finish).
+        recorded = [r for r in store.runs(source, limit=20) if _run_of(r, process.pid)]
         row = rows[0] if rows else (recorded[0] if recorded else None)
-        if row is not None and row.get("status") == "running":  # killed before it could finish the row
-            store.finish_run(row["id"], finished_at=iso(utcnow()), status="failed",
-                             reason=reason or f"the crawl process exited {process.returncode}")
-            row = store.runs(source, limit=1)[0]
+        if row is not None and row.get("status") in ("running", CRASHED):  # ended before it could finish the row
+            # Killed past its timeout: failed, and why; died on its own: crashed, with its exit code.
+            store.finish_run(row["id"], finished_at=iso(utcnow()), status="failed" if reason else CRASHED,
+                             reason=reason or f"the crawl process exited {process.returncode} without finishing "
+                                              "its run")
+            row = next((r for r in store.runs(source, limit=5) if r["id"] == row["id"]), row)
         if row is None:
             last = (stderr.strip().splitlines() or [""])[-1][:300]
             run_id = store.start_run(source, iso(started))
@@ -115,6 +136,11 @@ def run_crawl(source: str, timeout: timedelta, env: dict[str, str], store_factor
         return row
     finally:
         store.close()
+
+
+def _run_of(run: dict[str, Any], pid: int) -> bool:
+    owner = run_owner(run)
+    return owner is not None and owner.pid == pid and owner.host == this_host()
 
 
 class Stopper:

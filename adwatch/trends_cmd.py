@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from adwatch.output import err, fail, out
+from adwatch.lookup import within
+from adwatch.output import cell, err, fail, json_text, markup, out, visible
 from adwatch.settings import load_settings, load_store_config
 from index.trends import BYS, INTERVALS, METRICS, Trend, TrendQuery, shape
 
@@ -21,17 +21,39 @@ _SHOWN_PERIODS = 8  # a table shows the latest periods; CSV, JSON and charts sho
 def build_trend_query(metric: str, by: str, interval: str, since: str | None, until: str | None,
                       towns: list[str], region: str) -> TrendQuery:
     """``region`` (ADWATCH_DEFAULT_REGION): the country whose gazetteer names the towns."""
-    from adwatch.core.clock import parse_since
-    from adwatch.lookup import canonical_town
+    from adwatch.lookup import canonical_county, canonical_town, moment
     from nlp.indicators import indicator_matcher
 
     for name, value, allowed in (("--metric", metric, METRICS), ("--by", by, BYS), ("--interval", interval, INTERVALS)):
         if value not in allowed:
             raise ValueError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
-    keys = tuple(canonical_town(t, region) for t in towns) if by == "town" else tuple(towns)
+    # An unknown name is an error (with near matches), not a series that silently never appears.
+    canonical = canonical_town if by == "town" else canonical_county
+    keys = tuple(canonical(t, region) for t in towns)
+    start = moment("--since", since) if since else None
+    end = moment("--until", until) if until else None
+    _check_span(start, end, interval)
     return TrendQuery(metric=metric, by=by, interval=interval,  # type: ignore[arg-type]
-                      since=parse_since(since) if since else None, until=parse_since(until) if until else None,
+                      since=start, until=end,
                       keys=keys, flag_threshold=indicator_matcher().flag_threshold)
+
+
+# Every series holds one value per period for every town: `--since 0001-01-01 --interval day`
+# asked for 739,000 periods per town (gigabytes). More periods than this are refused.
+MAX_PERIODS = 10_000
+_DAYS_PER = {"day": 1.0, "week": 7.0, "month": 30.44}
+
+
+def _check_span(since: Any, until: Any, interval: str) -> None:
+    from adwatch.core.clock import utcnow
+
+    if since is None:
+        return  # from the first count on: as many periods as the data has
+    days = ((until or utcnow()) - since).total_seconds() / 86400
+    count = int(days / _DAYS_PER.get(interval, 1.0)) + 1
+    if count > MAX_PERIODS:
+        raise ValueError(f"--since: {count:,} {interval} periods asked for; at most {MAX_PERIODS:,}: "
+                         "give a later --since, an earlier --until or a longer --interval")
 
 
 def _change(series: Any) -> str:
@@ -53,7 +75,7 @@ def table(trend: Trend) -> Any:
     result.add_column("total", justify="right")
     result.add_column("change", justify="right")
     for series in trend.series:
-        result.add_row(series.key, *[str(v) for v in series.values[-len(shown):]], str(series.total),
+        result.add_row(cell(series.key), *[str(v) for v in series.values[-len(shown):]], str(series.total),
                        _change(series))
     return result
 
@@ -63,7 +85,9 @@ def to_csv(trend: Trend) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([trend.query.by, *trend.periods, "total", "change", "change_pct"])
     for series in trend.series:
-        writer.writerow([series.key, *series.values, series.total, series.change,
+        # CSV has no escapes of its own: a control character in a stored town name (never a real
+        # one) is written as \x1b rather than raw to the terminal or spreadsheet that reads it.
+        writer.writerow([visible(series.key, False), *series.values, series.total, series.change,
                          "" if series.change_pct is None else series.change_pct])
     return buffer.getvalue()
 
@@ -109,7 +133,7 @@ def trends(
     until: Annotated[str | None, typer.Option(help="A date (exclusive).")] = None,
     metric: Annotated[str, typer.Option(help="ads, new_ads, phones, new_phones or flagged.")] = "ads",
     town: Annotated[list[str] | None, typer.Option(help="Only this town or county (repeatable).")] = None,
-    top: Annotated[int, typer.Option(min=1, help="Series shown: the largest by total.")] = 20,
+    top: Annotated[int, typer.Option(callback=within(1, 10_000), help="Series shown: the largest by total.")] = 20,
     output_format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     plot_to: Annotated[Path | None, typer.Option("--plot", help="Also draw the top series to FILE.png or FILE.svg.")]
     = None,
@@ -135,12 +159,12 @@ def trends(
     finally:
         store.close()
     if output_format == "json":
-        sys.stdout.write(json.dumps(trend.as_dict(), ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(trend.as_dict()) + "\n")
     elif output_format == "csv":
         sys.stdout.write(to_csv(trend))
     else:
         out.print(table(trend))
         if trend.risers:
-            out.print("rising: " + ", ".join(f"{s.key} {_change(s)}" for s in trend.risers))
+            out.print("rising: " + ", ".join(f"{markup(s.key)} {_change(s)}" for s in trend.risers))
     if plot_to is not None:
-        err.print(f"chart: {plot(trend, plot_to)}")
+        err.print(f"chart: {plot(trend, plot_to)}", markup=False)

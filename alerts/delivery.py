@@ -5,7 +5,9 @@ An alert is stored before it is sent, with every channel it should reach marked
 alert "failed" with a time for the next attempt (1 min, 2, 4 … up to an hour), and
 ``adwatch alerts deliver`` or the next crawl tries again: an alert is never lost
 because a channel was down. Sending is at least once: if the store cannot record a
-success, the alert is sent again later.
+success, the alert is sent again later. A channel that points where alerts must not go
+(``alerts/channel_policy.py``) is refused at send time too: nothing is sent, the delivery
+is "failed" with the reason, and it waits for the config to be fixed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from adwatch.core.clock import iso, now_iso, utcnow
-from alerts.notifiers import DeliveryFailed, Notifier
+from alerts.notifiers import DeliveryFailed, DeliveryRefused, Notifier
 from config.alerts_schema import AlertsConfig
 from index.store import Store, StoreUnavailable
 
@@ -60,6 +62,8 @@ class Dispatcher:
             try:
                 notifier.send(alert)
                 return n + 1, None
+            except DeliveryRefused as exc:  # the channel's config must change first: no retry now
+                return n + 1, str(exc)
             except DeliveryFailed as exc:
                 error = str(exc)
             except Exception as exc:  # a notifier bug must not stop the others

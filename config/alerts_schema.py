@@ -18,8 +18,10 @@
         towns: [Jönköping, Skövde]
     channels:
       log: {type: log}
-      file: {type: file, path: alerts.jsonl}            # relative: inside ADWATCH_HOME
+      file: {type: file, path: alerts.jsonl}            # inside ADWATCH_HOME (relative: relative to it)
       soc: {type: webhook, url: "https://…", secret_file: /etc/adwatch/webhook.secret}
+      # webhooks: no link-local/metadata ever, no loopback/private/http:// unless allowed,
+      # no credentials in the URL (authorization_file): alerts/channel_policy.py
       desk: {type: email, host: smtp.example.org, port: 587, starttls: true, sender: …, to: [...]}
 
 ``load_alerts`` never raises: it returns the config of the good entries and one
@@ -32,8 +34,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from alerts.channel_policy import WebhookPolicy, path_refusal, url_refusal
 from config.source_schema import SourceProblem, read_yaml
 from geo.gazetteer import fold
 
@@ -79,24 +91,44 @@ class LogChannel(_Strict):
 
 class FileChannel(_Strict):
     type: Literal["file"]
-    path: str = "alerts.jsonl"
+    path: str = "alerts.jsonl"      # inside ADWATCH_HOME (relative: relative to it); checked again with it
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        reason = path_refusal(value)
+        if reason:
+            raise ValueError(reason)
+        return value
 
 
 class WebhookChannel(_Strict):
     type: Literal["webhook"]
+    # Declared before url: its check reads them (alerts/channel_policy.py says what each allows).
+    allow_http: bool = False        # plain http:// (a receiver on this machine or a test)
+    allow_private: bool = False     # RFC 1918 / fc00::/7 receivers on your own network
+    allow_loopback: bool = False    # a receiver on this machine
     url: str
+    authorization_file: str | None = None  # its one line is sent as the Authorization header (mode 0600)
     secret: str | None = None       # prefer secret_file: a config file is often readable by many
-    secret_file: str | None = None
+    secret_file: str | None = None  # the HMAC signing secret (mode 0600)
     timeout: float = Field(default=5.0, gt=0, le=120)
     retries: int = Field(default=3, ge=0, le=10)
     backoff: float = Field(default=1.0, ge=0, le=60)
 
     @field_validator("url")
     @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not an http(s) URL")
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        policy = WebhookPolicy(**{k: bool(info.data.get(k)) for k in ("allow_http", "allow_private",
+                                                                        "allow_loopback")})
+        reason = url_refusal(value, policy)
+        if reason:
+            raise ValueError(f"refused: {reason}")  # never the URL itself: it may hold a credential
         return value
+
+    def policy(self) -> WebhookPolicy:
+        return WebhookPolicy(allow_http=self.allow_http, allow_private=self.allow_private,
+                             allow_loopback=self.allow_loopback)
 
     @model_validator(mode="after")
     def _one_secret(self) -> WebhookChannel:

@@ -151,6 +151,9 @@ class EnvironmentAddon:
 
     @classmethod
     def update_pre_crawler_settings(cls, settings: BaseSettings) -> None:
+        from adwatch.core.private import private_umask
+
+        private_umask()  # `scrapy crawl` creates data too: 0600 / 0700, as `adwatch` does
         _apply_or_exit(settings)
 
     def update_settings(self, settings: BaseSettings) -> None:

@@ -22,11 +22,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from adwatch.core.clock import utcnow
 from adwatch.core.durations import parse_duration
 from config.source_schema import SourceProblem, read_yaml
+
+# A cron must fire within this many years of now, or it is refused as impossible ("31 February").
+# Eight, because the rarest start a satisfiable cron can ask for is 29 February, and leap days
+# can be eight years apart (2096 → 2104); a shorter horizon would refuse a real leap-day rule,
+# a longer one only makes the search for an impossible date slower.
+CRON_HORIZON_YEARS = 8
 
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -34,6 +41,16 @@ _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 def duration(text: str) -> timedelta:
     """"30s", "15min", "2h", "1d" → timedelta (the one syntax of ``adwatch.core.durations``)."""
     return parse_duration(text)
+
+
+def next_cron_start(cron: str, after: datetime) -> datetime:
+    """The cron's first start after ``after``; a ValueError if it has none within the horizon."""
+    try:
+        following: datetime = croniter(cron, after, max_years_between_matches=CRON_HORIZON_YEARS).get_next(datetime)
+    except (CroniterError, ValueError, OverflowError):
+        raise ValueError(f"{cron!r} never fires: no start within {CRON_HORIZON_YEARS} years "
+                         "(a day the month does not have, like 31 February?)") from None
+    return following
 
 
 class _Strict(BaseModel):
@@ -51,8 +68,11 @@ class SourceSchedule(_Strict):
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
-        if value is not None and not croniter.is_valid(value):
+        if value is None:
+            return None
+        if not croniter.is_valid(value):
             raise ValueError(f"{value!r} is not a cron expression (minute hour day month weekday)")
+        next_cron_start(value, utcnow())  # it must ever fire
         return value
 
     @field_validator("every", "jitter", "timeout")
@@ -98,8 +118,7 @@ class SourceSchedule(_Strict):
         if self.every is not None:
             return last + duration(self.every)
         assert self.cron is not None
-        following: datetime = croniter(self.cron, last.astimezone(zone)).get_next(datetime)
-        return following
+        return next_cron_start(self.cron, last.astimezone(zone))
 
 
 class Schedule(_Strict):

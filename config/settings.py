@@ -52,6 +52,10 @@ ADWATCH_HIGHWAYS: str | None = None
 # Default phone region when a source does not say (ISO 3166 alpha-2); also the country whose
 # gazetteer resolves the towns an analyst types (search --town/--near, trends).
 ADWATCH_DEFAULT_REGION = "SE"
+# The largest search an analyst may type (characters, and terms: each term is a full-text
+# look-up); a longer one is refused with a clear error instead of taking minutes and memory.
+ADWATCH_SEARCH_MAX_CHARS = 1_000
+ADWATCH_SEARCH_MAX_TERMS = 64
 
 # --- adwatch: pipeline behaviour ------------------------------------------------
 # Ads written to the store per transaction; a crash loses at most one unflushed batch,
@@ -62,6 +66,11 @@ ADWATCH_STORE_BATCH_SIZE = 50
 ADWATCH_REMOVED_AFTER = 2
 # Keep at most this many characters of an ad's text; longer text is cut, not dropped.
 ADWATCH_MAX_TEXT_CHARS = 20_000
+# The same for every other text field (title, location, poster, phone field, date, age, price)
+# and for each image URL; and at most this many images. What is cut is recorded on the ad
+# (evidence.truncated: field → original length) and counted (adwatch/normalize/<field>_truncated).
+ADWATCH_MAX_FIELD_CHARS = 1_000
+ADWATCH_MAX_IMAGES = 100
 # Run the stages that read ads (normalize's HTML → text, enrich's NLP) in a worker process
 # (pipelines/worker.py), so crawling and reading use two CPU cores. Off, or on a one-core
 # machine, they run in the crawl's own process.
@@ -93,7 +102,8 @@ AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
 # Honour Retry-After and back off on 429/503; above RetryMiddleware (550) so it sees them first.
-DOWNLOADER_MIDDLEWARES = {"spiders.backoff.BackoffMiddleware": 560}
+# Below HttpCompressionMiddleware (590), so the nesting guard reads the unpacked page.
+DOWNLOADER_MIDDLEWARES = {"spiders.backoff.BackoffMiddleware": 560, "spiders.deep_nesting.DeepNestingMiddleware": 580}
 ADWATCH_BACKOFF_BASE = 1.0  # seconds of extra delay after the first 429/503
 ADWATCH_BACKOFF_MAX = 60.0  # ceiling for the extra delay
 # Known ads are not fetched again, paging stops at a page of known ads (spiders/incremental.py).
@@ -118,3 +128,6 @@ ADWATCH_PROGRESS_INTERVAL = 5.0
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 TELNETCONSOLE_ENABLED = False
+# Scrapy's remote-control server runs Python sent over HTTP inside the crawl: never on
+# unless an operator turns it on for one debugging session (-s REMOTE_CONTROL_ENABLED=True).
+REMOTE_CONTROL_ENABLED = False

@@ -41,6 +41,23 @@ def check_selector(value: str) -> str:
     return expr
 
 
+def check_base_url(url: str) -> str:
+    """A base URL (``--base-url``): an absolute http(s) URL with a host and nothing else, since
+    only its scheme, host and port replace the source's (the paths are the source's own)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port out of range raises here
+    except ValueError as exc:
+        raise ValueError(f"not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an absolute http(s) URL with a host: {url!r}")
+    if parts.username is not None or parts.password is not None:  # never echoed: it may hold a password
+        raise ValueError("must not carry a user name or password")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or not url.isprintable() or " " in url:
+        raise ValueError(f"give only scheme, host and port, like http://127.0.0.1:8765: {url!r}")
+    return url
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -156,6 +173,18 @@ class Source(_Strict):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
+    @field_validator("page")
+    @classmethod
+    def _page(cls, value: str | None) -> str | None:
+        # Imported here: the page classes import this module.
+        from spiders.pages import PageClassError, ad_page_class
+
+        try:
+            ad_page_class(value)
+        except PageClassError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
     @model_validator(mode="after")
     def _domains(self) -> Source:
         if not self.allowed_domains:
@@ -165,9 +194,8 @@ class Source(_Strict):
 
     def rebased(self, base_url: str) -> Source:
         """The same source on another host (a mirror, or the demo site on a free port)."""
-        base = urlsplit(base_url)
-        if base.scheme not in ("http", "https") or not base.hostname:
-            raise ValueError(f"not an http(s) base URL: {base_url!r}")
+        base = urlsplit(check_base_url(base_url))
+        assert base.hostname is not None
         urls = [urlunsplit((base.scheme, base.netloc, *urlsplit(u)[2:])) for u in self.start_urls]
         return self.model_copy(update={"start_urls": urls, "allowed_domains": [base.hostname]})
 

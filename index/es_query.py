@@ -11,7 +11,7 @@ from typing import Any
 
 from adwatch.core.clock import iso
 from index.es_schema import search_words
-from index.fts import Term, parse_terms
+from index.fts import Term, parse_terms, searchable_terms
 from index.query import SearchQuery
 
 FACET_LIMIT = 25
@@ -37,8 +37,9 @@ def _term_query(term: Term, analyzer: str) -> dict[str, Any] | None:
 
 
 def text_clauses(text: str, analyzer: str = "standard") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(must, must_not) clauses for the analyst's text."""
-    parsed = parse_terms(text)
+    """(must, must_not) clauses for the analyst's text; QueryError for text with nothing to search
+    (as the SQLite store's ``to_fts``: never every ad for a query that parsed to nothing)."""
+    parsed = searchable_terms(text)
     must: list[dict[str, Any]] = []
     for group in parsed.groups:
         # A term without searchable words ("_") matches no ad, as in FTS5.

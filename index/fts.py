@@ -27,6 +27,38 @@ class ParsedQuery:
     negatives: list[Term]  # no term may match
 
 
+class QueryError(ValueError):
+    """The analyst's text cannot be searched as written; the message says why and what to do."""
+
+
+def _counted(parsed: ParsedQuery) -> int:
+    return sum(len(group) for group in parsed.groups) + len(parsed.negatives)
+
+
+def searchable_terms(text: str) -> ParsedQuery:
+    """``parse_terms``, for a store about to search: no text lists every ad, but text that
+    parses to nothing (``"``, ``*``, ``-``, ``((((``) is a QueryError, never every ad in silence."""
+    parsed = parse_terms(text)
+    if text.strip() and not parsed.groups and not parsed.negatives:
+        shown = text if len(text) <= 40 else text[:39] + "…"
+        raise QueryError(f"the query {shown!r} has no words to search: give a word or a \"phrase\", "
+                         "or leave the query out to list every ad")
+    return parsed
+
+
+def check_query(text: str, *, max_chars: int | None = None, max_terms: int | None = None) -> ParsedQuery:
+    """The analyst's text parsed, or a QueryError: longer than ``max_chars``, more terms than
+    ``max_terms`` (each term is a full-text look-up: a 100 KB query took 30 s and ~480 MB),
+    or nothing to search (``searchable_terms``)."""
+    if max_chars is not None and len(text) > max_chars:
+        raise QueryError(f"the query is {len(text):,} characters long; at most {max_chars:,} "
+                         "(ADWATCH_SEARCH_MAX_CHARS)")
+    parsed = searchable_terms(text)
+    if max_terms is not None and _counted(parsed) > max_terms:
+        raise QueryError(f"the query has {_counted(parsed)} terms; at most {max_terms} (ADWATCH_SEARCH_MAX_TERMS)")
+    return parsed
+
+
 @dataclass(frozen=True)
 class FtsQuery:
     positive: str | None  # rows must match this, or None when there is no positive term
@@ -73,7 +105,7 @@ def _quote(term: Term) -> str:
 
 
 def to_fts(text: str) -> FtsQuery:
-    parsed = parse_terms(text)
+    parsed = searchable_terms(text)  # QueryError for text with nothing to search
     positive = " AND ".join(
         _quote(group[0]) if len(group) == 1 else "(" + " OR ".join(map(_quote, group)) + ")"
         for group in parsed.groups

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +17,47 @@ if TYPE_CHECKING:  # Scrapy is imported only where settings are read: the stores
 
 
 class StoreConfigError(ValueError):
-    pass
+    """The store cannot be used as configured; the message is one line: what, why, what to do."""
+
+
+class StoreDamaged(StoreConfigError):
+    """The database file is damaged (truncated, overwritten, corrupt): not a thing to retry."""
+
+
+class DataFolderError(StoreConfigError):
+    """The data folder cannot hold adwatch's files: a file in its place, read-only, full."""
+
+
+def data_folder_error(folder: str | Path, reason: str) -> DataFolderError:
+    """One line naming the folder, the reason and what to do."""
+    return DataFolderError(f"{folder}: the data folder cannot be used ({reason}); make it a writable folder with "
+                           "free space, or point ADWATCH_HOME (or ADWATCH_STORE) elsewhere")
+
+
+def check_data_folder(folder: str | Path, write: bool = True) -> Path:
+    """The data folder, created 0700 when missing; DataFolderError (one line) when it is a file, lies
+    under a file, or (``write``) cannot be written. A folder the operator made is never chmod-ed."""
+    from adwatch.core.private import ensure_private_dir
+
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise data_folder_error(path, "it is a file, not a folder")
+    if not path.exists():
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise data_folder_error(path, f"{parent} is a file, not a folder")
+                break
+    if not write:
+        return path
+    try:
+        ensure_private_dir(path, tighten_existing=False)
+    except OSError as exc:
+        raise data_folder_error(path, exc.strerror or str(exc)) from None
+    # Root passes permission checks, but not a read-only file system (access() says EROFS).
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise data_folder_error(path, "not writable")
+    return path
 
 
 @dataclass(frozen=True)
@@ -104,6 +145,7 @@ def open_store(config: StoreConfig, readonly: bool = False) -> Store:
         return ElasticStore(url, prefix=config.es_prefix, analyzer=config.es_analyzer, shards=config.es_shards,
                             replicas=config.es_replicas, timeout=config.es_timeout, create=not readonly)
     path = config.sqlite_file
+    check_data_folder(path.parent, write=not readonly)
     if readonly and not path.exists():
         raise StoreConfigError(f"{path}: no index yet (run 'adwatch crawl' first)")
     return SqliteStore(path, readonly=readonly)

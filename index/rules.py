@@ -9,7 +9,7 @@ same version rule for what it passes on.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Literal, NamedTuple
 
 from index.store import AdState
@@ -200,6 +200,61 @@ def run_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown crawl run fields: {sorted(unknown)}")
     return dict(fields)
+
+
+# A run still marked ``running`` whose crawl is gone (killed with SIGKILL, out of memory, the
+# machine stopped): nothing will ever finish it, so the next look marks it ``crashed``.
+CRASHED = "crashed"
+# In a running run's stats: the crawl that runs it (machine, pid) and the path of the source
+# lock it holds; written by the crawl-run recorder right after ``start_run``.
+OWNER_STAT = "adwatch/owner"
+
+
+class RunOwner(NamedTuple):
+    host: str
+    pid: int
+    lock: str
+
+
+def owner_stats(owner: RunOwner) -> dict[str, Any]:
+    """The stats a crawl gives its run while it runs, so that any later look can tell it is gone."""
+    return {OWNER_STAT: owner._asdict()}
+
+
+def run_owner(run: Mapping[str, Any]) -> RunOwner | None:
+    """The crawl a run says runs it, or None (not written yet, or a run of an older adwatch)."""
+    raw = (run.get("stats") or {}).get(OWNER_STAT)
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        return RunOwner(str(raw["host"]), int(raw["pid"]), str(raw["lock"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def crashed(run: Mapping[str, Any], host: str, lock_free: Callable[[str], bool],
+            holding: str | None = None) -> bool:
+    """Did the crawl of a run still marked ``running`` end without finishing it?
+
+    A crawl holds its source's lock from before ``start_run`` until after its run is finished,
+    so a free lock means its crawl is gone. Only this machine's locks can be probed: a run of
+    another machine (one Elasticsearch, several crawlers) or one that names no lock is left
+    alone. ``holding``: the lock the caller itself holds, as a crawl of the run's source does
+    before it starts its own run; a run under that lock, or one naming none, is then a leftover."""
+    if run.get("status") != "running":
+        return False
+    owner = run_owner(run)
+    if owner is None:
+        return holding is not None
+    if owner.host != host:
+        return False
+    return owner.lock == holding or lock_free(owner.lock)
+
+
+def crashed_fields(found_at: str) -> dict[str, Any]:
+    """What a crashed run becomes (when it ended is unknown, so ``finished_at`` stays empty)."""
+    return {"status": CRASHED,
+            "reason": f"the crawl ended without finishing its run (killed, or its machine stopped); found {found_at}"}
 
 
 # --- availability ----------------------------------------------------------------------------

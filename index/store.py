@@ -141,7 +141,14 @@ class RunLog(Protocol):
         """Sets fields of ``index.rules.RUN_FIELDS``; any other name is a ValueError."""
         ...
 
-    def runs(self, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]: ...
+    def runs(self, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Newest first; runs whose crawl is gone are marked crashed first (``mark_crashed``)."""
+        ...
+
+    def mark_crashed(self, source: str | None = None, holding: str | None = None) -> dict[int, dict[str, Any]]:
+        """Runs still ``running`` whose crawl is gone become ``crashed`` (``index.rules.crashed``;
+        ``holding``: the lock the caller holds); returns the fields set, per run id."""
+        ...
 
     def first_finished_run(self, source: str) -> str | None:
         """When the source's first crawl that ended ok or partial finished (its baseline's end)."""

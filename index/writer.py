@@ -13,19 +13,26 @@ store pipeline, which sends ``pipelines.signals.ads_written``; the alert rules l
 check of the alert rules that could not be stored is spooled as an "alertcheck" and handed
 to ``check_alerts`` on replay.
 
+A batch that neither the store nor the spool can take (the disk is full, the file-size
+limit is reached, the store is damaged) is never dropped in silence: one error line names
+its records and the reason, ``not_stored`` counts them, and the writer stops the crawl
+(``on_not_stored``, set by ``writer_for_crawler``) or, outside a crawl, raises ``NotStored``.
+
 Outcomes are counted in ``counts`` (event → number: new, updated, new_phones, touched,
-batches, spooled_batches, replayed_batches, rejected); the pipeline copies them into the
-crawl's stats as ``adwatch/store/<event>``.
+batches, spooled_batches, replayed_batches, rejected, not_stored); the pipeline copies them
+into the crawl's stats as ``adwatch/store/<event>``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from index.spool import Batch, Spool
+from index.open import StoreConfigError
+from index.spool import Batch, Spool, SpoolError
 from index.store import Store, StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -38,6 +45,13 @@ AdsWritten = Callable[[Batch, NewPhones], None]
 # Kept for a person (or a later evaluate) rather than dropped: the wording is what users see in rejected/.
 ALERTS_OFF = ("alerts were off when this check was replayed; "
               "run 'adwatch alerts evaluate' once they are on")
+# The crawl's close reason when a batch could be neither stored nor spooled (the run's reason).
+NOT_STORED_REASON = "not_stored"
+
+
+class NotStored(RuntimeError):
+    """Records neither the store nor the spool could take; the message is one line (how many,
+    which store, why, what to do). Raised outside a crawl; a crawl is stopped instead."""
 
 
 class StoreWriter:
@@ -51,6 +65,9 @@ class StoreWriter:
         # Evaluates the alert rules on ads already written (a spooled "alertcheck"). It may
         # raise StoreUnavailable (the check stays spooled). None: alerts are off.
         self.check_alerts: AdsWritten | None = None
+        # Told (with the one-line reason) when records could be neither stored nor spooled: a
+        # crawl closes its spider. None: ``NotStored`` is raised to the caller instead.
+        self.on_not_stored: Callable[[str], None] | None = None
         # One method per kind of batch: the kind is also the spool file's suffix.
         self._kinds: dict[str, Callable[[Batch], None]] = {
             "ads": self._ads, "sightings": self._sightings, "alertcheck": self._alertcheck}
@@ -93,17 +110,21 @@ class StoreWriter:
         try:
             self._write(kind, batch)
             return
-        except StoreUnavailable:
+        except (StoreUnavailable, StoreConfigError):  # the store is at fault (a damaged file), not the data
             raise
         except Exception as exc:
             logger.error("store: a %s batch failed (%s); writing its records one by one", kind, exc)
         for record in batch:
             try:
                 self._write(kind, [record])
-            except StoreUnavailable:
+            except (StoreUnavailable, StoreConfigError):
                 raise
             except Exception as exc:
-                self.spool.reject(kind, record, str(exc))
+                try:
+                    self.spool.reject(kind, record, str(exc))
+                except SpoolError as spool_exc:
+                    self.not_stored(kind, [record], f"refused by the store ({exc}) and {spool_exc}")
+                    continue
                 self.counts["rejected"] += 1
                 logger.error("store: rejected %s %s: %s (kept in %s)", kind, record.get("id"), exc,
                              self.spool.rejected_folder)
@@ -128,6 +149,7 @@ class StoreWriter:
         """Replay the spool, then write each (kind, batch) in order; from the first one the
         store cannot take, the rest go to the spool (in order, behind the ones waiting)."""
         healthy = self.replay()
+        why = "earlier batches wait in the spool"
         for kind, batch in batches:
             if not batch:
                 continue
@@ -137,14 +159,35 @@ class StoreWriter:
                     self.counts["batches"] += 1
                     continue
                 except StoreUnavailable as exc:
-                    healthy = False
+                    healthy, why = False, str(exc)
                     logger.error("store: write failed (%s); batch of %d %s spooled for retry", exc, len(batch), kind)
-            self.spool.append(kind, batch)
+                except StoreConfigError as exc:  # damaged: spooling would only hide it
+                    self.not_stored(kind, batch, str(exc))
+                    continue
+            try:
+                self.spool.append(kind, batch)
+            except SpoolError as exc:
+                self.not_stored(kind, batch, f"the store could not take it ({why}) and {exc}")
+                continue
             self.counts["spooled_batches"] += 1
+
+    def not_stored(self, kind: str, records: Batch, reason: str) -> None:
+        """Records kept nowhere: say which and why in one line, count them, stop the crawl (or raise)."""
+        self.counts["not_stored"] += len(records)
+        ids = ", ".join(str(r.get("id", "?")) for r in records if isinstance(r, dict))
+        line = " ".join(f"{len(records)} {kind} records not stored: {reason}".split())
+        logger.error("store: %s; the crawl stops; free space (or repair the store) and crawl again [%s]", line, ids)
+        if self.on_not_stored is None:
+            raise NotStored(line)
+        self.on_not_stored(line)
 
     def spool_alertcheck(self, ads: Batch, new_phones: NewPhones) -> None:
         """Keep a check of the alert rules the store could not take, for ``check_alerts`` on replay."""
-        self.spool.append("alertcheck", [{"ads": ads, "new_phones": dict(new_phones)}])
+        try:
+            self.spool.append("alertcheck", [{"ads": ads, "new_phones": dict(new_phones)}])
+        except SpoolError as exc:
+            self.not_stored("alertcheck", [{"id": ad.get("id")} for ad in ads],
+                            f"the alert check could not be stored and {exc}")
 
     def take_counts(self) -> dict[str, int]:
         """The counts since the last take (for a caller that adds them up elsewhere)."""
@@ -161,5 +204,22 @@ def writer_for_crawler(crawler: Any) -> StoreWriter:
         from index.open import spool_dir, store_config, store_for_crawler
 
         writer = StoreWriter(store_for_crawler(crawler), Spool(spool_dir(store_config(crawler.settings))))
+        writer.on_not_stored = lambda reason: _stop_crawl(crawler, reason)
         crawler._adwatch_writer = writer
     return writer
+
+
+def _stop_crawl(crawler: Any, reason: str) -> None:
+    """Close the spider: going on would fetch ads that cannot be kept. Once is enough; a spider
+    already closing is left to finish (its last batch is reported the same way)."""
+    engine = getattr(crawler, "engine", None)
+    if engine is None or engine.spider is None or getattr(crawler, "_adwatch_not_stored", False):
+        return
+    crawler._adwatch_not_stored = True
+    # The crawl runs on Scrapy's asyncio reactor (its default): the engine's coroutine goes on that
+    # loop, so this module stays free of Scrapy and Twisted. The run's reason: "not_stored: …".
+    closing = engine.close_spider_async(reason=f"{NOT_STORED_REASON}: {reason}")
+    try:
+        crawler._adwatch_closing = asyncio.get_running_loop().create_task(closing)  # kept: a task may be GC'd
+    except RuntimeError:  # no running loop (a test's bare crawler): the error line above has said it
+        closing.close()

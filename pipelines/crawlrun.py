@@ -1,12 +1,15 @@
 """Crawl-run recorder: every crawl becomes a row in the store's crawl runs.
 
 Status: ``ok`` when the spider finished, ``interrupted`` on Ctrl-C/SIGTERM or when
-Scrapy closed it early, ``failed`` when nothing could be fetched at all.
+Scrapy closed it early, ``failed`` when nothing could be fetched at all. While it runs, the
+run names its crawl and the source lock it holds, so a crawl that dies without finishing
+(SIGKILL) is found ``crashed`` by the next look (``index.rules.crashed``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from scrapy import Spider, signals
@@ -14,8 +17,9 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
 from adwatch.core.clock import now_iso
-from adwatch.crawl_lock import refused
+from adwatch.crawl_lock import HELD_STAT, refused, this_host
 from index import Store, store_for_crawler
+from index.rules import RunOwner, owner_stats
 from index.store import StoreUnavailable
 from spiders.adstates import AdStates, ad_states_for_crawler
 
@@ -25,11 +29,14 @@ logger = logging.getLogger(__name__)
 def run_status(reason: str, stats: dict[str, Any]) -> str:
     """ok · partial (finished, but a listing page was lost or writes wait in the spool) ·
     interrupted · failed. Only ``ok`` lets the next crawl stop paging at known ads."""
+    if stats.get("adwatch/store/not_stored"):  # records kept nowhere (index/writer.py): never ok
+        return "failed"
     if reason == "finished":
         fetched = stats.get("adwatch/spider/listing_pages", 0) + stats.get("adwatch/spider/detail_pages", 0)
         if not fetched or _yielded_nothing(stats):
             return "failed"
-        lost = stats.get("adwatch/spider/listing_errors", 0) + stats.get("adwatch/store/spooled_batches", 0)
+        lost = (stats.get("adwatch/spider/listing_errors", 0) + stats.get("adwatch/store/spooled_batches", 0)
+                + stats.get("adwatch/pipeline/item_error", 0))
         return "partial" if lost else "ok"
     if reason in ("shutdown", "closespider_timeout", "closespider_itemcount", "closespider_pagecount"):
         return "interrupted"
@@ -50,9 +57,13 @@ def complete_walk(status: str, stats: dict[str, Any]) -> bool:
 def _reason(reason: str, status: str, stats: dict[str, Any]) -> str | None:
     if status == "ok":
         return None
+    if stats.get("adwatch/store/not_stored") and not reason.startswith("not_stored"):
+        return f"not_stored: {stats['adwatch/store/not_stored']} records kept nowhere (disk full?), see the log"
     if status == "partial":
+        lost_ads = stats.get("adwatch/pipeline/item_error", 0)
         return (f"{stats.get('adwatch/spider/listing_errors', 0)} listing pages lost, "
-                f"{stats.get('adwatch/store/spooled_batches', 0)} batches spooled")
+                f"{stats.get('adwatch/store/spooled_batches', 0)} batches spooled"
+                + (f", {lost_ads} ads failed in a pipeline stage (see the log)" if lost_ads else ""))
     if status == "failed" and reason == "finished" and _yielded_nothing(stats):
         return (f"the {stats.get('adwatch/spider/listing_pages', 0)} listing pages held no ads: "
                 "the selectors no longer fit the site, or the site blocks us")
@@ -79,16 +90,27 @@ class CrawlRunRecorder:
         crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
         # After the item pipelines have flushed (they close on spider_closed first).
         crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(recorder.item_error, signal=signals.item_error)
         return recorder
+
+    def item_error(self) -> None:
+        # A stage raised on an ad (Scrapy logged it and dropped the ad): the run cannot be "ok".
+        self.stats.inc_value("adwatch/pipeline/item_error")
 
     def spider_opened(self, spider: Spider) -> None:
         if refused(self.stats):  # another crawl of the source runs: this one is no run of its own
             return
+        lock = self.stats.get_value(HELD_STAT)  # this crawl holds the source's lock (SourceLock, before us)
         try:
+            if lock:  # a run of this source still "running" under our lock is a crashed crawl's
+                self.store.mark_crashed(spider.name, holding=lock)
             self.run_id = self.store.start_run(spider.name, now_iso())
+            if lock:  # so that any later look can tell when this crawl is gone without finishing
+                self.store.finish_run(self.run_id, stats=owner_stats(RunOwner(this_host(), os.getpid(), lock)))
         except StoreUnavailable as exc:  # the crawl itself goes on; its ads are spooled
             logger.error("crawl run not recorded: store unavailable (%s)", exc)
-            return
+            if self.run_id is None:
+                return
         self.stats.set_value("adwatch/run_id", self.run_id)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
@@ -110,6 +132,9 @@ class CrawlRunRecorder:
             self._finish(stats, status, errors, reason, removed)
         except StoreUnavailable as exc:
             logger.error("crawl run %s not finished in the store: store unavailable (%s)", self.run_id, exc)
+        except Exception as exc:  # a full disk, say: the row shows "crashed" once this crawl is gone
+            logger.error("crawl run %s not finished in the store (%s: %s)", self.run_id, type(exc).__name__,
+                         " ".join(str(exc).split()))
 
     def _finish(self, stats: dict[str, Any], status: str, errors: int, reason: str, removed: int) -> None:
         assert self.run_id is not None

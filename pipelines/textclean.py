@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +21,12 @@ _BLOCKS = frozenset("p div li tr h1 h2 h3 h4 h5 h6 section article dd dt blockqu
 # libxml2 silently drops a text node over 10 MB unless told otherwise (parsel does the same).
 _HUGE_OK = lxml_html.HTMLParser(huge_tree=True)
 _MARKUP = re.compile(r"<[a-zA-Z!/]|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
+# Characters no clean text keeps: C0 controls but tab and line breaks, DEL, C1 controls,
+# lone surrogates and the two non-characters XML forbids. lxml refuses most of them (so
+# an ad holding one was lost), and a terminal would obey the rest. Each becomes a space:
+# the offsets of what is left do not matter yet, and two words never merge.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANKS = re.compile(r"\n{3,}")
 _INT = re.compile(r"\d+")
@@ -36,6 +43,7 @@ def html_to_text(value: str) -> str:
     lxml directly rather than BeautifulSoup: this runs for every field of every ad,
     and BeautifulSoup cost the crawl most of its pipeline time.
     """
+    value = _CONTROL.sub(" ", value)
     if _MARKUP.search(value):
         value = _markup_text(value)
     value = unicodedata.normalize("NFKC", value)
@@ -115,35 +123,78 @@ def parse_price(value: str | int | None) -> tuple[int | None, str | None]:
 
 
 _CLEANED = ("title", "text", "location", "poster", "phone_field")
+_SHORT = ("title", "location", "poster", "phone_field", "posted_at", "age", "price")  # capped at max_field_chars
 # What normalize reads of an ad: what is sent to the worker.
-INPUT_FIELDS = (*_CLEANED, "posted_at", "timezone", "age", "price", "images", "url")
+INPUT_FIELDS = (*_CLEANED, "posted_at", "timezone", "age", "price", "images", "url", "evidence")
 
 
-def normalize_fields(raw: Mapping[str, Any], max_text_chars: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Caps:
+    """How much of each field an ad keeps (ADWATCH_MAX_TEXT_CHARS, ADWATCH_MAX_FIELD_CHARS,
+    ADWATCH_MAX_IMAGES): a hostile page cannot make a field big enough to break a later stage."""
+
+    text: int = 20_000
+    field: int = 1_000
+    images: int = 100
+
+
+def _cap(fields: dict[str, Any], raw: Mapping[str, Any], caps: Caps, cut: dict[str, int]) -> None:
+    for name in ("text", *_SHORT):
+        value = fields.get(name, raw.get(name))
+        limit = caps.text if name == "text" else caps.field
+        if isinstance(value, str) and len(value) > limit:
+            fields[name] = value[:limit]
+            cut[name] = len(value)
+    images = [url for url in raw.get("images") or [] if isinstance(url, str)]
+    kept = [url for url in dict.fromkeys(images) if len(url) <= caps.field][: caps.images]
+    if len(kept) < len(dict.fromkeys(images)):
+        cut["images"] = len(images)
+    fields["images"] = kept
+
+
+def normalize_fields(raw: Mapping[str, Any], caps: Caps) -> dict[str, Any]:
     """``{"fields": cleaned values, "events": [stat names], "dropped": reason or None,
-    "bad_date": the unreadable date or None}`` for one ad's raw fields."""
+    "bad_date": the unreadable date or None}`` for one ad's raw fields.
+
+    A field longer than its cap is cut, and never silently: its name and original length go
+    into ``evidence["truncated"]`` and an event ``<field>_truncated``."""
     fields: dict[str, Any] = {}
-    events: list[str] = []
     for name in _CLEANED:
         if raw.get(name):
             fields[name] = html_to_text(raw[name])
-    text = fields.get("text") or ""
-    if len(text) > max_text_chars:
-        fields["text"] = text[:max_text_chars]
-        events.append("text_truncated")
+    cut: dict[str, int] = {}
+    _cap(fields, raw, caps, cut)
+    events = [f"{name}_truncated" for name in cut]
+    if cut:
+        fields["evidence"] = {**(raw.get("evidence") or {}), "truncated": cut}
     if not fields.get("title") and not fields.get("text") and not fields.get("phone_field"):
         return {"fields": {}, "events": [*events, "empty"], "bad_date": None,
                 "dropped": f"empty ad (no title, text or phone): {raw.get('url')}"}
     if not fields.get("text"):
         events.append("no_text")
-    date = raw.get("posted_at")
+    date = fields.get("posted_at", raw.get("posted_at"))
     posted = parse_posted(html_to_text(date) if date else None, raw.get("timezone") or "UTC")
     if date and posted is None:
         events.append("bad_date")
     fields["posted_at"] = iso(posted) if posted else None
-    fields["age"] = parse_age(raw.get("age"))
-    fields["price"], fields["currency"] = parse_price(raw.get("price"))
-    fields["images"] = list(dict.fromkeys(raw.get("images") or []))
+    fields["age"] = parse_age(fields.get("age", raw.get("age")))
+    fields["price"], fields["currency"] = parse_price(fields.get("price", raw.get("price")))
     events.append("ok")
     return {"fields": fields, "events": events, "dropped": None,
             "bad_date": date if date and posted is None else None}
+
+
+def normalize_safely(raw: Mapping[str, Any], caps: Caps) -> dict[str, Any]:
+    """``normalize_fields``, and if it fails on something no test foresaw, the ad is kept
+    anyway: tags stripped by pattern, controls blanked, every cap applied; ``error`` says why."""
+    try:
+        return normalize_fields(raw, caps)
+    except Exception as exc:
+        fields: dict[str, Any] = {name: " ".join(_TAG.sub(" ", _CONTROL.sub(" ", raw[name])).split())
+                                  for name in _CLEANED if isinstance(raw.get(name), str) and raw.get(name)}
+        cut: dict[str, int] = {}
+        _cap(fields, {"images": raw.get("images")}, caps, cut)
+        if cut:
+            fields["evidence"] = {**(raw.get("evidence") or {}), "truncated": cut}
+        error = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        return {"fields": fields, "events": ["error"], "dropped": None, "bad_date": None, "error": error}

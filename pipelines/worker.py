@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from nlp.extract import extract_many
-from pipelines.textclean import normalize_fields
+from pipelines.textclean import Caps, normalize_safely
 from pipelines.worker_client import WARM_UP, one_line
 
 
@@ -34,7 +34,8 @@ def _extract(items: list[Any], args: dict[str, Any]) -> list[Any]:
 
 
 def _normalize(items: list[Any], args: dict[str, Any]) -> list[Any]:
-    return [normalize_fields(item, int(args["max_text_chars"])) for item in items]
+    caps = Caps(**args)
+    return [normalize_safely(item, caps) for item in items]
 
 
 # op → a function of a batch (items, args) → one result per item, in order.

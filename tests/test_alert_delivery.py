@@ -27,6 +27,9 @@ from geo.highways import roads
 from index.sqlite import SqliteStore
 from tests.conftest import run_adwatch, run_json
 
+# A receiver on this machine over plain HTTP: the channel must allow both (alerts/channel_policy.py).
+LOCAL = "allow_http: true, allow_loopback: true"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -42,6 +45,7 @@ class Receiver:
         self.requests: list[dict[str, Any]] = []
         self.statuses: list[int] = []
         self.delay = 0.0
+        self.location = "http://127.0.0.1:9/elsewhere"  # where a 3xx answer points
         self.server: ThreadingHTTPServer | None = None
 
     @property
@@ -62,7 +66,7 @@ class Receiver:
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 if 300 <= status < 400:
-                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -91,6 +95,7 @@ def receiver() -> Iterator[Receiver]:
 
 def setup(tmp_path: Path, channels: str, home: Path | None = None) -> tuple[AlertEngine, SqliteStore]:
     (tmp_path / "hook.secret").write_text("s3cret\n", encoding="utf-8")
+    (tmp_path / "hook.secret").chmod(0o600)  # a secret readable by others is refused
     path = tmp_path / "alerts.yaml"
     path.write_text("new_numbers: {baseline_first_crawl: false}\n"
                     "rules:\n  watched: {type: new_number_in_town, towns: [Gävle]}\n"
@@ -113,7 +118,8 @@ def raise_alert(engine: AlertEngine, n: int) -> dict[str, Any]:
 
 def test_webhook_posts_json_signed_with_the_secret(tmp_path: Path, receiver: Receiver) -> None:
     receiver.start()
-    engine, store = setup(tmp_path, f"  hook: {{type: webhook, url: '{receiver.url}', secret_file: hook.secret}}\n")
+    engine, store = setup(tmp_path, f"  hook: {{type: webhook, url: '{receiver.url}', {LOCAL}, "
+                                    "secret_file: hook.secret}\n")
     record = raise_alert(engine, 1)
     report = engine.deliver([record], patient=True)
     assert (report.sent, report.failed) == (1, 0)
@@ -131,7 +137,8 @@ def test_webhook_posts_json_signed_with_the_secret(tmp_path: Path, receiver: Rec
 def test_webhook_retries_with_backoff_until_the_receiver_answers(tmp_path: Path, receiver: Receiver) -> None:
     receiver.start()
     receiver.statuses = [503, 500]
-    engine, store = setup(tmp_path, f"  hook: {{type: webhook, url: '{receiver.url}', retries: 3, backoff: 0.5}}\n")
+    engine, store = setup(tmp_path, f"  hook: {{type: webhook, url: '{receiver.url}', {LOCAL}, retries: 3, "
+                                    "backoff: 0.5}\n")
     slept: list[float] = []
     assert engine.dispatcher is not None
     engine.dispatcher.sleep = slept.append
@@ -142,7 +149,7 @@ def test_webhook_retries_with_backoff_until_the_receiver_answers(tmp_path: Path,
 
 
 def test_a_receiver_that_is_down_keeps_the_alert_until_it_is_back(tmp_path: Path, receiver: Receiver) -> None:
-    engine, store = setup(tmp_path, f"  hook: {{type: webhook, url: '{receiver.url}', timeout: 2}}\n"
+    engine, store = setup(tmp_path, f"  hook: {{type: webhook, url: '{receiver.url}', {LOCAL}, timeout: 2}}\n"
                                     "  file: {type: file, path: out/alerts.jsonl}\n")
     first, second = raise_alert(engine, 3), raise_alert(engine, 4)
     report = engine.deliver([first, second], patient=False)  # as in a crawl: one attempt, then move on
@@ -168,7 +175,7 @@ def test_a_receiver_that_is_down_keeps_the_alert_until_it_is_back(tmp_path: Path
 def test_a_redirect_is_a_failed_delivery_not_a_silent_get(tmp_path: Path, receiver: Receiver, status: int) -> None:
     receiver.start()
     receiver.statuses = [status]
-    engine, store = setup(tmp_path, f"  hook: {{type: webhook, url: '{receiver.url}', retries: 0, "
+    engine, store = setup(tmp_path, f"  hook: {{type: webhook, url: '{receiver.url}', {LOCAL}, retries: 0, "
                                     "secret_file: hook.secret}\n")
     record = raise_alert(engine, 7)
     report = engine.deliver([record], patient=True)
@@ -193,7 +200,8 @@ def test_a_login_needs_tls_and_a_password_file(tmp_path: Path) -> None:
 def test_a_receiver_too_slow_to_answer_times_out(tmp_path: Path, receiver: Receiver) -> None:
     receiver.start()
     receiver.delay = 1.5
-    engine, store = setup(tmp_path, f"  hook: {{type: webhook, url: '{receiver.url}', timeout: 0.3, retries: 0}}\n")
+    engine, store = setup(tmp_path, f"  hook: {{type: webhook, url: '{receiver.url}', {LOCAL}, timeout: 0.3, "
+                                    "retries: 0}\n")
     record = raise_alert(engine, 5)
     report = engine.deliver([record], patient=True)
     assert report.failed == 1 and "timed out" in report.errors[0]
@@ -268,7 +276,8 @@ def test_cli_evaluate_list_ack_and_deliver(home: Path, receiver: Receiver, tmp_p
     config = tmp_path / "alerts.yaml"
     config.write_text("new_numbers: {baseline_first_crawl: false}\n"
                       "rules:\n  watched: {type: new_number_in_town, towns: [Gävle]}\n"
-                      f"channels:\n  hook: {{type: webhook, url: '{receiver.url}', retries: 0}}\n", encoding="utf-8")
+                      f"channels:\n  hook: {{type: webhook, url: '{receiver.url}', {LOCAL}, retries: 0}}\n",
+                      encoding="utf-8")
     env = {"ADWATCH_ALERTS": str(config), "ADWATCH_NOW": "2026-11-25T00:00:00Z"}
     raised = run_json("alerts", "evaluate", "--since", "30d", home=home, env=env)
     assert (raised["new"], raised["failed"]) == (2, 1)  # the second was not tried: the hook is down this run
@@ -294,7 +303,7 @@ def test_cli_evaluate_list_ack_and_deliver(home: Path, receiver: Receiver, tmp_p
 def test_cli_check_reports_each_problem_on_one_line(home: Path, tmp_path: Path) -> None:
     config = tmp_path / "alerts.yaml"
     config.write_text("rules:\n  a: {type: new_number_in_town, towns: [Nowhereville]}\n"
-                      "channels:\n  hook: {type: webhook, url: 'http://x', secret_file: missing.secret}\n",
+                      "channels:\n  hook: {type: webhook, url: 'https://x', secret_file: missing.secret}\n",
                       encoding="utf-8")
     result = run_adwatch("alerts", "check", home=home, env={"ADWATCH_ALERTS": str(config)})
     assert result.returncode == 1

@@ -122,7 +122,7 @@ def test_killed_crawl_leaves_a_consistent_index_and_resumes(demo_site: DemoSite,
     store = open_index(home)
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     partial = store.db.execute("SELECT count(*) FROM ads").fetchone()[0]
-    assert [r["status"] for r in store.runs("annonsguiden")] == ["running"]
+    assert [r["status"] for r in store.runs("annonsguiden")] == ["crashed"]  # issue 12: its crawl is gone
     store.close()
     result = run_adwatch("crawl", "annonsguiden", "--base-url", demo_site.base_url, home=home, check=True)
     assert "ok" in result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +15,17 @@ from scrapy.exceptions import CloseSpider
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
-from adwatch.crawl_lock import SourceLock, crawl_lock, is_locked, refused
+from adwatch.crawl_lock import (
+    HELD_STAT,
+    SourceBusy,
+    SourceLock,
+    acquire,
+    crawl_lock,
+    is_locked,
+    lock_free,
+    lock_path,
+    refused,
+)
 from adwatch.demo import DemoSite
 from index.sqlite import SqliteStore
 from pipelines.crawlrun import CrawlRunRecorder
@@ -114,3 +125,38 @@ def test_run_crawls_reports_a_source_locked_after_the_cli_looked(demo_site: Demo
     store = SqliteStore(home / "adwatch.db")
     assert store.runs("nightlist") == []
     store.close()
+
+
+def test_a_look_at_a_lock_changes_nothing_and_a_starting_crawl_waits_out_a_look(tmp_path: Path) -> None:
+    # `adwatch runs` and the scheduler look at locks (a shared flock for an instant): the look
+    # must not write the file, and a crawl starting at that instant must not be refused as busy.
+    handle = acquire(tmp_path, "nightlist")
+    path = lock_path(tmp_path, "nightlist")
+    before = path.read_text()
+    assert not lock_free(path) and path.read_text() == before == f"{os.getpid()}\n"
+    handle.close()
+    assert lock_free(path) and lock_free(tmp_path / "locks" / "never.lock")
+    with crawl_lock(tmp_path, "nightlist"):
+        with pytest.raises(SourceBusy):
+            acquire(tmp_path, "nightlist")  # no patience: busy at once
+    brief = acquire(tmp_path, "nightlist")
+    threading.Timer(0.1, brief.close).start()
+    acquire(tmp_path, "nightlist", patience=5.0).close()  # waited for the brief holder
+
+
+def test_the_recorder_names_its_crawl_and_marks_the_leftovers_of_its_source(tmp_path: Path,
+                                                                            store: SqliteStore) -> None:
+    leftover = store.start_run("annonsguiden", "2026-11-28T10:00:00Z")  # a crawl killed before: still "running"
+    spider = Spider(name="annonsguiden")
+    stats = MemoryStatsCollector(get_crawler(Spider))
+    lock, recorder = SourceLock(str(tmp_path), stats), CrawlRunRecorder(store, stats)
+    lock.spider_opened(spider)
+    recorder.spider_opened(spider)
+    held = str(lock_path(tmp_path, "annonsguiden").resolve())
+    assert stats.get_value(HELD_STAT) == held
+    current, old = store.runs("annonsguiden")
+    assert current["id"] == recorder.run_id and current["status"] == "running"
+    assert current["stats"]["adwatch/owner"] == {"host": os.uname().nodename, "pid": os.getpid(), "lock": held}
+    assert old["id"] == leftover and old["status"] == "crashed"
+    lock.release()  # this crawl ends without finishing its run, as after kill -9
+    assert store.runs("annonsguiden")[0]["status"] == "crashed"

@@ -69,6 +69,12 @@ def test_finds_the_number_however_it_is_written(text: str, obfuscated: bool) -> 
         ("Пиши в WhatsApp: ноль семь ноль один семь четыре ноль шесть семьдесят один", "+46701740671"),
         ("Sună la zero șapte zero, unu șapte patru, zero șase, șaptezeci și șapte", "+46701740677"),
         ("Call +61 491 570 156", "+61491570156"),
+        ("Text me at 08-465 004 50", "+46846500450"),  # "at 08" is not a time when the number goes on
+        ("070$174$06$05", "+46701740605"),  # a currency symbol between digits is a separator
+        ("Ring 070-174 06 05, 1 500 kr", "+46701740605"),
+        ("070 174 06 05 500kr", "+46701740605"),  # a price after the number keeps its last groups
+        ("0701740605 kr", "+46701740605"),
+        ("€ 0701740605", "+46701740605"),
     ],
 )
 def test_other_ranges_and_countries(text: str, e164: str) -> None:
@@ -94,6 +100,8 @@ def test_two_numbers_in_one_run() -> None:
         "Ring 07x-xxx xx xx eller 070-XXX XX XX",
         "Ring 070-17… snart",
         "sex tjejer, en kväll, två timmar, tre dagar",
+        "Cena 1.500,00 zł, 3000:-, $1,500, 25 000 ₽, 250,- EUR",
+        "Nur 1.12.–5.12., 30.11.26 – 02.12.26",
     ],
 )
 def test_leaves_decoys_alone(decoy: str) -> None:

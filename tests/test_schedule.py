@@ -40,6 +40,9 @@ def write(tmp_path: Path, text: str) -> Path:
     ("sources:\n  nosuchsite:\n    every: 2h\n", "sources.nosuchsite", "no such source"),
     ("timezone: Mars/Olympus\nsources: {}\n", "timezone", "not a time zone"),
     ("sources: [\n", "line 2", "invalid YAML"),
+    # Valid cron syntax, but no such day: refused when the file is read, not when it is due.
+    ("sources:\n  annonsguiden:\n    cron: '0 0 31 2 *'\n", "sources.annonsguiden.cron", "never fires"),
+    ("sources:\n  annonsguiden:\n    cron: '0 0 31 4,6,9,11 *'\n", "sources.annonsguiden.cron", "never fires"),
 ])
 def test_bad_entries_are_one_line_problems(tmp_path: Path, text: str, field: str, reason: str) -> None:
     path = write(tmp_path, text)
@@ -59,7 +62,29 @@ def test_the_shipped_schedule_is_valid() -> None:
     assert problems == [] and set(schedule.sources) == {"annonsguiden", "nightlist"}
 
 
+def test_a_rare_but_real_cron_is_accepted(tmp_path: Path) -> None:
+    # 29 February: up to eight years apart (2096 → 2104), still a real schedule.
+    schedule, problems = load_schedule(write(tmp_path, "sources:\n  annonsguiden:\n    cron: '0 0 29 2 *'\n"),
+                                       {"annonsguiden"})
+    assert problems == [] and list(schedule.sources) == ["annonsguiden"]
+
+
 NOW = datetime(2026, 11, 28, 12, 20, tzinfo=UTC)  # 13:20 in Stockholm
+
+
+def test_one_rule_that_cannot_compute_its_next_start_never_stops_the_others() -> None:
+    # A rule past validation whose next start raises (here an impossible cron, built without
+    # the validator, as a rule from an older adwatch or a bug would be): reported, skipped alone.
+    broken = SourceSchedule.model_construct(cron="0 0 31 2 *", every=None, jitter="0s", window=None,
+                                            timeout="2h", enabled=True)
+    schedule = Schedule.model_construct(timezone="Europe/Stockholm", sources={
+        "annonsguiden": broken, "nightlist": SourceSchedule(every="1h")})
+    problems: list[str] = []
+    last = NOW - timedelta(hours=2)
+    due = due_sources(schedule, {"annonsguiden": last, "nightlist": last}, NOW, problems.append)
+    assert due == ["nightlist"]
+    assert len(problems) == 1 and "annonsguiden" in problems[0] and "never fires" in problems[0]
+    assert "\n" not in problems[0]
 
 
 @pytest.mark.parametrize(("rule", "last", "due"), [
@@ -140,6 +165,41 @@ def test_schedule_once_runs_what_is_due_and_records_it(scheduled: tuple[DemoSite
     with crawl_lock(home, "nightlist"):
         manual = run_adwatch("crawl", "nightlist", home=home, env=env)
     assert manual.returncode == 1 and "another crawl of this source is running" in manual.stderr
+
+
+@pytest.mark.slow
+def test_schedule_once_skips_an_impossible_cron_and_crawls_the_rest(scheduled: tuple[DemoSite, dict[str, str]],
+                                                                    home: Path, tmp_path: Path) -> None:
+    _, env = scheduled
+    path = write(tmp_path, "sources:\n  annonsguiden:\n    cron: '0 0 31 2 *'\n  nightlist:\n    every: 1h\n")
+    result = run_adwatch("schedule", "once", "--json", home=home, env=env | {"ADWATCH_SCHEDULE": str(path)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [r["source"] for r in json.loads(result.stdout)] == ["nightlist"]
+    (line,) = [line for line in result.stderr.splitlines() if "annonsguiden" in line]
+    assert str(path) in line and "sources.annonsguiden.cron" in line and "never fires" in line
+    assert "Traceback" not in result.stderr
+
+
+def test_a_scheduled_crawl_refused_at_start_never_finishes_another_crawls_run(home: Path) -> None:
+    # Another crawl took the source between the scheduler's look and its child's start: the
+    # child is refused; its "run" is a one-line skip, and the other crawl's running row is not
+    # adopted and finished (it lives: its lock is held).
+    from adwatch.crawl_lock import lock_path, this_host
+    from adwatch.scheduler import run_crawl
+    from index.rules import RunOwner, owner_stats
+    from index.sqlite import SqliteStore
+
+    store = SqliteStore(home / "adwatch.db")
+    other = store.start_run("nightlist", "2099-01-01T00:00:00Z")  # started after the child: its race
+    held = lock_path(home, "nightlist")
+    store.finish_run(other, stats=owner_stats(RunOwner(this_host(), 1, str(held.resolve()))))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADWATCH_")} | {
+        "ADWATCH_HOME": str(home), "PYTHONWARNINGS": "error"}
+    with crawl_lock(home, "nightlist"):
+        row = run_crawl("nightlist", timedelta(minutes=5), env, lambda: SqliteStore(home / "adwatch.db"))
+        assert row["status"] == "skipped" and "another crawl of this source is running" in row["reason"]
+        assert [(r["id"], r["status"]) for r in store.runs("nightlist")] == [(other, "running")]
+    store.close()
 
 
 @pytest.mark.slow

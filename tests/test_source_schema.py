@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from config.source_schema import load_sources, parse_source
+from config.source_schema import check_base_url, load_sources, parse_source
 from tests.conftest import ROOT, run_adwatch
 
 GOOD = """
@@ -53,6 +54,13 @@ def test_good_file_gets_defaults(tmp_path: Path) -> None:
         (('  title: "h1"\n', ""), "fields.title", "Field required"),
         (("name: {name}", "name: {name}\nregion: XX"), "region", "unknown phone region"),
         (("name: {name}", "name: {name}\npoliteness: {{delay: -1}}"), "politeness.delay", "greater than"),
+        # page: must name an importable page class under spiders.pages, checked when the file is read.
+        (("name: {name}", "name: {name}\npage: nosuchsite.NoSuchPage"), "page", "no page module"),
+        (("name: {name}", "name: {name}\npage: selectors.NoSuchPage"), "page", "has no NoSuchPage"),
+        (("name: {name}", "name: {name}\npage: selectors.ListingPage"), "page", "is not a page class"),
+        (("name: {name}", "name: {name}\npage: selectors.now_iso"), "page", "is not a page class"),
+        (("name: {name}", "name: {name}\npage: ../../etc.X"), "page", "not a dotted name"),
+        (("name: {name}", "name: {name}\npage: SelectorAdPage"), "page", "not a dotted name"),
     ],
 )
 def test_broken_file_names_file_field_and_reason(tmp_path: Path, change: tuple[str, str], field: str,
@@ -92,6 +100,33 @@ def test_rebased_keeps_path_and_moves_host(tmp_path: Path) -> None:
     assert moved.start_urls == ["http://127.0.0.1:4321/list/"]
     with pytest.raises(ValueError):
         source.rebased("not a url")
+    assert source.rebased("https://[::1]:8443/").start_urls == ["https://[::1]:8443/list/"]
+
+
+def test_a_named_page_class_that_exists_is_accepted(tmp_path: Path) -> None:
+    text = GOOD.format(name="site").replace("name: site", "name: site\npage: selectors.SelectorAdPage")
+    source, problems = parse_source(write(tmp_path, "site", text))
+    assert problems == [] and source is not None and source.page == "selectors.SelectorAdPage"
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("garbage", "not an absolute http(s) URL"),
+    ("file:///etc", "not an absolute http(s) URL"),
+    ("ftp://127.0.0.1/", "not an absolute http(s) URL"),
+    ("http://", "not an absolute http(s) URL"),
+    ("http://127.0.0.1:99999", "Port out of range"),
+    ("http://127.0.0.1:8765/other/path", "only scheme, host and port"),
+    ("http://127.0.0.1:8765/?q=1", "only scheme, host and port"),
+])
+def test_a_bad_base_url_is_refused_with_its_reason(url: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        check_base_url(url)
+
+
+def test_a_base_url_with_a_password_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ValueError) as caught:
+        check_base_url("http://analyst:s3cret@127.0.0.1:8765")
+    assert "s3cret" not in str(caught.value) and "password" in str(caught.value)
 
 
 def test_cli_validate_prints_one_line_per_problem(tmp_path: Path, home: Path) -> None:

@@ -21,7 +21,7 @@ from adwatch.demo import generate_ads
 from nlp import extract_many
 from pipelines.enrich import EnrichPipeline
 from pipelines.normalize import NormalizePipeline
-from pipelines.textclean import normalize_fields
+from pipelines.textclean import Caps, normalize_fields
 from pipelines.worker import answer
 from pipelines.worker_client import StageWorker, WorkerError, WorkerGone, WorkerProcess, shared
 from spiders.items import Ad
@@ -58,7 +58,7 @@ async def _both_ops(items: list[dict[str, Any]], raws: list[dict[str, Any]]) -> 
     await process.start()
     try:
         facts = [process.call("extract", item, {"region": "SE"}) for item in items]
-        cleaned = [process.call("normalize", raw, {"max_text_chars": 5000}) for raw in raws]
+        cleaned = [process.call("normalize", raw, {"text": 5000, "field": 1000, "images": 100}) for raw in raws]
         return list(await asyncio.gather(*facts)), list(await asyncio.gather(*cleaned))
     finally:
         await process.stop()
@@ -68,7 +68,7 @@ def test_the_worker_gives_the_same_results_as_this_process() -> None:
     items, raws = records(), raw_fields()
     facts, cleaned = run(lambda: _both_ops(items, raws))
     assert [a.get("result") for a in facts] == extract_many(items, default_region="SE")
-    assert [a.get("result") for a in cleaned] == [normalize_fields(raw, 5000) for raw in raws]
+    assert [a.get("result") for a in cleaned] == [normalize_fields(raw, Caps(text=5000)) for raw in raws]
     assert any(a["result"]["phones"] for a in facts[-2:])  # the hostile ads were read, not dropped
 
 

@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
+from adwatch.crawl_lock import crawl_lock, lock_path, this_host
 from index.elastic import ElasticStore
 from index.query import Near, SearchQuery
+from index.rules import CRASHED, RunOwner, owner_stats
 from index.sqlite import SqliteStore
 from index.store import PARTS, Store
 
@@ -218,10 +220,15 @@ class TestAdSearch:
         assert result.total == 0 and result.hits == []
         assert corpus.summary()["ads"] == 4
 
-    @pytest.mark.parametrize("empty", ['"', "(", ")", "*", "-", "OR", "\\", "%", "  ", '""'])
-    def test_input_without_words_matches_everything(self, corpus: Store, empty: str) -> None:
+    @pytest.mark.parametrize("empty", ['"', "(", ")", "*", "-", "OR", "\\", "%", '""'])
+    def test_input_without_words_is_refused_not_everything(self, corpus: Store, empty: str) -> None:
+        # Issue 12 item 16: it matched every ad in silence; now it is a QueryError on both stores.
+        from index.fts import QueryError
+
         corpus.refresh()
-        assert corpus.search(SearchQuery(text=empty)).total == 4
+        with pytest.raises(QueryError, match="no words to search"):
+            corpus.search(SearchQuery(text=empty))
+        assert corpus.search(SearchQuery(text="  ")).total == 4  # no text at all: every ad
 
     def test_hostile_words_still_find_what_they_say(self, corpus: Store) -> None:
         assert sorted(ids(corpus, text='"ny i stan" OR (thai')) == ["s:1", "s:2", "s:3", "s:4"]
@@ -495,6 +502,52 @@ class TestRunLog:
         store.finish_run(first, status="partial", finished_at="2026-11-21T01:00:00Z")
         store.start_run("t", "2026-11-19T00:00:00Z")
         assert store.first_finished_run("s") == "2026-11-21T01:00:00Z" and store.first_finished_run("t") is None
+
+    @staticmethod
+    def _owned(store: Store, source: str, lock: Path | None, host: str | None = None) -> int:
+        """A run started as the crawl-run recorder starts one: naming its crawl and the lock it holds."""
+        run = store.start_run(source, "2026-11-28T10:00:00Z")
+        if lock is not None:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            lock.touch()
+            owner = RunOwner(host or this_host(), 4242, str(lock))
+            store.finish_run(run, stats=owner_stats(owner))
+        return run
+
+    def test_a_run_whose_crawl_is_gone_is_marked_crashed_on_the_next_look(self, store: Store,
+                                                                         tmp_path: Path) -> None:
+        home = tmp_path / "home"
+        live = self._owned(store, "live", lock_path(home, "live"))
+        gone = self._owned(store, "gone", lock_path(home, "gone"))
+        elsewhere = self._owned(store, "other", lock_path(home, "other"), host="another-machine")
+        unnamed = self._owned(store, "old", None)  # no owner: cannot be told, left alone
+        done = self._owned(store, "done", lock_path(home, "done"))
+        store.finish_run(done, status="ok", finished_at="2026-11-28T10:05:00Z")
+        with crawl_lock(home, "live"):  # a crawl that still runs holds its lock
+            status = {r["id"]: r for r in store.runs()}
+            assert status[live]["status"] == "running"
+            assert status[gone]["status"] == CRASHED and "without finishing" in status[gone]["reason"]
+            assert (status[elsewhere]["status"], status[unnamed]["status"]) == ("running", "running")
+            assert status[done]["status"] == "ok"
+        # The live crawl ends without finishing its run (as after kill -9): the next look says so.
+        (row,) = store.runs("live")
+        assert row["status"] == CRASHED and row.get("finished_at") is None
+        assert store.mark_crashed() == {}  # written once: the next look finds nothing left to mark
+        assert {r["id"]: r["status"] for r in store.runs()} == {
+            live: CRASHED, gone: CRASHED, elsewhere: "running", unnamed: "running", done: "ok"}
+
+    def test_the_crawl_holding_a_sources_lock_marks_its_leftovers(self, store: Store, tmp_path: Path) -> None:
+        home = tmp_path / "home"
+        mine = lock_path(home, "s")
+        leftover = self._owned(store, "s", mine)  # an earlier crawl under the same lock, killed
+        unnamed = self._owned(store, "s", None)  # killed before it could name itself, or older
+        other_home = self._owned(store, "s", lock_path(tmp_path / "other", "s"))  # another home's crawl
+        other_source = self._owned(store, "t", None)
+        with crawl_lock(home, "s"), crawl_lock(tmp_path / "other", "s"):
+            marked = store.mark_crashed("s", holding=str(mine))
+            assert set(marked) == {leftover, unnamed}
+            status = {r["id"]: r["status"] for r in store.runs()}
+        assert status == {leftover: CRASHED, unnamed: CRASHED, other_home: "running", other_source: "running"}
 
 
 # --- admin ---------------------------------------------------------------------------------------------

@@ -1,11 +1,14 @@
-"""The SQLite store's admin part: visibility of writes, the summary, closing."""
+"""The SQLite store's admin part: visibility of writes, the summary, closing, the integrity check."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
-from index.sqlite.base import SqliteBase
+from index.sqlite.base import SqliteBase, check_database_file, damaged, error_name
+from index.sqlite_schema import LATEST
 
 
 class SqliteAdmin(SqliteBase):
@@ -34,3 +37,54 @@ class SqliteAdmin(SqliteBase):
                 )
             ],
         }
+
+
+def check_file(path: Path, full: bool = False) -> list[tuple[bool, str]]:
+    """``adwatch index check`` on a SQLite store: (sound?, one line) per finding.
+
+    Works on a file too damaged to open as a store: the header first (``check_database_file``),
+    then SQLite's own ``quick_check`` (``integrity_check`` with ``full``: also every index
+    against its table, slower), then the schema version. Read-only: it never repairs."""
+    from index.open import StoreConfigError
+
+    if not path.exists():
+        return [(False, f"{path}: no database (run 'adwatch crawl' or 'adwatch index create')")]
+    try:
+        check_database_file(path)
+    except StoreConfigError as exc:
+        return [(False, str(exc))]
+    findings: list[tuple[bool, str]] = [(True, f"{path}: header sound ({path.stat().st_size} bytes)")]
+    pragma = "integrity_check" if full else "quick_check"
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return [*findings, (False, f"{path}: cannot be opened: {exc}")]
+    db.text_factory = lambda raw: raw.decode("utf-8", errors="replace")  # damaged text is still reported
+    try:
+        rows = [str(row[0]) for row in db.execute(f"PRAGMA {pragma}(20)")]
+        broken = rows != ["ok"]
+        if not broken:
+            findings.append((True, f"{path}: {pragma} ok"))
+        else:
+            findings += [(False, f"{path}: {pragma}: {' '.join(row.split())}") for row in rows]
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    except UnicodeDecodeError:  # SQLite's own message quotes the garbage
+        findings.append((False, str(damaged(path, f"{pragma}: a damaged page (SQLite's message is garbled)"))))
+        return findings
+    except sqlite3.DatabaseError as exc:
+        if error_name(exc).startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+            findings.append((False, str(damaged(path, f"{pragma}: {exc}"))))
+        else:  # read-only folder, locked: the file may be fine, the check could not run
+            findings.append((False, f"{path}: cannot be checked: {exc} (is its folder writable?)"))
+        return findings
+    finally:
+        db.close()
+    if version == LATEST:
+        findings.append((True, f"{path}: schema v{version} (this adwatch's)"))
+    elif version < LATEST:
+        findings.append((False, f"{path}: schema v{version}, this adwatch has v{LATEST}: run 'adwatch index migrate'"))
+    else:
+        findings.append((False, f"{path}: schema v{version} is newer than this adwatch (v{LATEST}): upgrade adwatch"))
+    if broken:
+        findings.append((False, f"{path}: damaged: restore it from a backup, or move it aside to start an empty one"))
+    return findings
