@@ -58,22 +58,23 @@ class CheckedConnection(sqlite3.Connection):
             self.inode = None
         super().close()
 
-    @contextmanager
-    def _naming_damage(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.DatabaseError as exc:
-            raise _translated(self.path, exc) from exc
-        except UnicodeDecodeError as exc:  # SQLite's message quotes bytes from a damaged page
-            raise damaged(self.path, "a damaged page (SQLite's message is garbled)") from exc
-
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
-        with self._naming_damage():
+        try:  # free unless it raises: this runs for every statement
             return super().execute(sql, parameters)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._named(exc) from exc
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
-        with self._naming_damage():
+        try:
             return super().executemany(sql, parameters)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise self._named(exc) from exc
+
+    def _named(self, exc: Exception) -> Exception:
+        if isinstance(exc, UnicodeDecodeError):  # SQLite's message quotes bytes from a damaged page
+            return damaged(self.path, "a damaged page (SQLite's message is garbled)")
+        assert isinstance(exc, sqlite3.DatabaseError)
+        return _translated(self.path, exc)
 
 
 class SqliteBase:
