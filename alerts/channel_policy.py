@@ -59,6 +59,11 @@ METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
 _PRIVATE = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
                                                    "100.64.0.0/10", "fc00::/7"))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Other IPv6 forms that carry an IPv4 address in their last 32 bits: IPv4-compatible (::a.b.c.d),
+# SIIT (::ffff:0:a.b.c.d) and local-use NAT64 (64:ff9b:1::/48). Judged by the IPv4 address inside.
+_CARRIES_IPV4 = tuple(ipaddress.ip_network(n) for n in ("::/96", "::ffff:0:0:0/96", "64:ff9b:1::/48"))
+# Whitespace and control characters: http.client refuses them with the whole path in its message.
+_UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f]")
 _CREDENTIAL_PARAM = re.compile(r"token|secret|passw|api[-_]?key|auth|credential|^(key|sig|signature|code|pwd|"
                                r"sas|apikey|session|sid)$", re.IGNORECASE)
 _NUMERIC_HOST = re.compile(r"^[0-9a-fA-FxX.]+$")
@@ -110,7 +115,7 @@ def _embedded(address: IPAddress) -> IPAddress:
             return address.ipv4_mapped
         if address.sixtofour is not None:
             return address.sixtofour
-        if address in _NAT64:
+        if address in _NAT64 or any(address in net for net in _CARRIES_IPV4):
             return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
 
@@ -146,8 +151,10 @@ def url_refusal(url: str, policy: WebhookPolicy, *, by_name: bool = True) -> str
         parts = urlsplit(url.strip())
         host = (parts.hostname or "").rstrip(".")
         _ = parts.port  # raises on a bad port
-    except ValueError as exc:
-        return f"not a URL ({exc})"
+    except ValueError:  # its message may quote what follows a colon: a password
+        return "not a URL (unreadable host or port)"
+    if _UNSAFE_URL_CHARS.search(url.strip()):
+        return "not a URL (spaces or control characters; percent-encode them)"
     shown = redact(url)
     if parts.scheme not in ("http", "https"):
         return f"{shown} is not an http(s) URL"

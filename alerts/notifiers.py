@@ -143,9 +143,11 @@ class WebhookNotifier:
         if self.authorization:
             headers["Authorization"] = self.authorization
         host = parts.hostname or ""
+        # An explicit port always: http.client would read the last group of a bare IPv6 host as one.
+        port = parts.port or (443 if parts.scheme == "https" else 80)
         connection: _VettedHTTP = (
-            _VettedHTTPS(host, parts.port, timeout=self.timeout, context=ssl.create_default_context())
-            if parts.scheme == "https" else _VettedHTTP(host, parts.port, timeout=self.timeout))
+            _VettedHTTPS(host, port, timeout=self.timeout, context=ssl.create_default_context())
+            if parts.scheme == "https" else _VettedHTTP(host, port, timeout=self.timeout))
         connection.policy = self.policy
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
@@ -154,6 +156,8 @@ class WebhookNotifier:
                 status, location = response.status, response.getheader("Location")
         except Refused as exc:
             raise DeliveryRefused(f"{self.where}: refused: {exc}") from None
+        except http.client.InvalidURL:  # its message quotes the path, where webhook tokens live
+            raise DeliveryFailed(f"{self.shown}: the URL cannot be sent (unreadable host, port or path)") from None
         except (http.client.HTTPException, OSError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise DeliveryFailed(f"{self.shown}: {reason}") from exc

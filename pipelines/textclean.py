@@ -27,6 +27,15 @@ _MARKUP = re.compile(r"<[a-zA-Z!/]|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 # the offsets of what is left do not matter yet, and two words never merge.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _TAG = re.compile(r"<[^>]*>")
+# A numeric character reference: the parser would turn one naming a control into the control.
+_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+
+
+def _blank_control_reference(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+    if code > 0x10FFFF or _CONTROL.match(chr(code)) or code == 0:
+        return " "
+    return match.group(0)
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANKS = re.compile(r"\n{3,}")
 _INT = re.compile(r"\d+")
@@ -45,7 +54,8 @@ def html_to_text(value: str) -> str:
     """
     value = _CONTROL.sub(" ", value)
     if _MARKUP.search(value):
-        value = _markup_text(value)
+        # A reference (&#27;) would become the control it names: blanked before the parser sees it.
+        value = _markup_text(_REFERENCE.sub(_blank_control_reference, value) if "&#" in value else value)
     value = unicodedata.normalize("NFKC", value)
     lines = [_SPACES.sub(" ", line).strip() for line in value.splitlines()]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
@@ -192,6 +202,8 @@ def normalize_safely(raw: Mapping[str, Any], caps: Caps) -> dict[str, Any]:
     except Exception as exc:
         fields: dict[str, Any] = {name: " ".join(_TAG.sub(" ", _CONTROL.sub(" ", raw[name])).split())
                                   for name in _CLEANED if isinstance(raw.get(name), str) and raw.get(name)}
+        # Not parsed (that may be what failed) and never stored raw: a store types these fields.
+        fields.update(posted_at=None, age=None, price=None, currency=None)
         cut: dict[str, int] = {}
         _cap(fields, {"images": raw.get("images")}, caps, cut)
         if cut:

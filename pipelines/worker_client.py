@@ -32,6 +32,7 @@ IN_FLIGHT = 2  # batches sent and not yet answered
 MAX_BATCH = 64  # items per batch (the NLP's nlp.pipe batch size)
 LINE_LIMIT = 64 * 1024 * 1024  # one answer line; a capped ad's results are far smaller
 STOP_WAIT = 10.0  # seconds a worker gets to answer what it holds before it is killed
+START_WAIT = 120.0  # seconds a worker gets to load its NLP pipeline (a slow disk: several seconds)
 _PROJECT = Path(__file__).resolve().parent.parent
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class WorkerGone(RuntimeError):
     """The worker stopped before it answered."""
 
 
-_Key = tuple[str, str]  # op, its args as JSON: the items of one batch share both
+_Key = tuple[str, str]  # op, its args as JSON: the items of one batch share both (items wait as JSON)
 
 
 class WorkerProcess:
@@ -83,7 +84,10 @@ class WorkerProcess:
                 limit=LINE_LIMIT, start_new_session=True)
         except OSError as exc:
             raise WorkerError(f"cannot start the stage worker: {exc}") from None
-        first = await self._read_line()
+        try:
+            first = await asyncio.wait_for(self._read_line(), START_WAIT)
+        except TimeoutError:
+            first = {"fatal": f"not ready after {START_WAIT:.0f} s"}
         if first.get("ready") is not True:
             await self._reap()
             raise WorkerError(f"the stage worker did not start: {first.get('fatal') or 'no ready line'}")
@@ -96,8 +100,14 @@ class WorkerProcess:
         if not self.alive:
             future.set_exception(WorkerGone(self.exit_reason or "the stage worker is not running"))
             return future
+        try:  # here, so that one value JSON cannot carry fails its own item, not a batch
+            # ASCII JSON: a lone surrogate from a broken page cannot break the line's encoding.
+            encoded = json.dumps(item, ensure_ascii=True)
+        except (TypeError, ValueError) as exc:
+            future.set_exception(WorkerGone(f"cannot send this item to the stage worker ({exc})"))
+            return future
         key = (op, json.dumps(args, sort_keys=True))
-        self._queues.setdefault(key, deque()).append((item, future))
+        self._queues.setdefault(key, deque()).append((encoded, future))
         if not self._send_scheduled:
             self._send_scheduled = True
             loop.call_soon(self._send)
@@ -113,11 +123,17 @@ class WorkerProcess:
             if waiting:
                 self._queues[key] = waiting  # to the back of the line
             self._next_id += 1
-            self._sent[self._next_id] = [future for _, future in batch]
-            # ASCII JSON: a lone surrogate from a broken page cannot break the line's encoding.
-            line = json.dumps({"id": self._next_id, "op": key[0], "args": json.loads(key[1]),
-                               "items": [item for item, _ in batch]}, ensure_ascii=True)
-            self._proc.stdin.write(line.encode("ascii") + b"\n")
+            futures = [future for _, future in batch]
+            line = (f'{{"id": {self._next_id}, "op": {json.dumps(key[0])}, "args": {key[1]}, '
+                    f'"items": [{", ".join(encoded for encoded, _ in batch)}]}}\n')
+            try:
+                self._proc.stdin.write(line.encode("ascii"))
+            except (OSError, RuntimeError) as exc:  # the pipe is gone: the reader fails the rest
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(WorkerGone(f"the stage worker's input is closed ({exc})"))
+                continue
+            self._sent[self._next_id] = futures
 
     async def _read_line(self) -> dict[str, Any]:
         assert self._proc is not None and self._proc.stdout is not None

@@ -54,6 +54,9 @@ REFUSED = [
     ("https://169.254.1.2/hook", "link-local"),
     ("https://[fe80::1]/hook", "link-local"),
     ("https://[::ffff:169.254.169.254]/", "metadata"),  # the same address written as IPv6
+    ("https://[::169.254.169.254]/", "metadata"),  # … IPv4-compatible
+    ("https://[::ffff:0:a9fe:a9fe]/", "metadata"),  # … SIIT
+    ("https://[64:ff9b:1::a9fe:a9fe]/", "metadata"),  # … local-use NAT64
     ("https://2852039166/latest", "metadata"),  # 169.254.169.254 as one decimal number
     ("https://0xA9FEA9FE/latest", "metadata"),  # … and in hex
     ("https://[fd00:ec2::254]/latest", "metadata"),  # AWS over IPv6, inside fc00::/7
@@ -306,3 +309,46 @@ def test_a_missing_home_is_created_private(tmp_path: Path, umask_022: None) -> N
     FileNotifier("alerts.jsonl", home).send(ALERT)
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert stat.S_IMODE((home / "alerts.jsonl").stat().st_mode) == 0o600
+
+
+def test_an_unreadable_url_is_refused_without_repeating_it() -> None:
+    # urllib's own message quotes what follows a colon: here, the password.
+    reason = url_refusal(f"https://user:{PASSWORD}/x@hooks.example.com/p", WebhookPolicy())
+    assert reason == "not a URL (unreadable host or port)"
+    # http.client's message would quote the path, where chat webhooks keep their token.
+    spaced = url_refusal(f"https://hooks.example.com/services/T0/{PASSWORD} x", WebhookPolicy())
+    assert spaced is not None and "spaces or control characters" in spaced and PASSWORD not in spaced
+
+
+def test_an_ipv6_webhook_without_a_port_is_delivered() -> None:
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    got: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            got.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    class Server6(ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    try:
+        server = Server6(("::1", 80), Handler)
+    except OSError as exc:  # port 80 taken, or no IPv6 loopback here
+        pytest.skip(f"cannot listen on [::1]:80 ({exc})")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        WebhookNotifier("http://[::1]/hook", None, 5, policy=WebhookPolicy(allow_http=True, allow_loopback=True)
+                        ).send(ALERT)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(got) == 1 and b'"id"' in got[0]

@@ -126,7 +126,7 @@ def test_the_worker_ignores_ctrl_c_and_goes_on_answering() -> None:
 async def _shared_by_two() -> tuple[int | None, int | None, bool, bool]:
     first, second = StageWorker("SE"), StageWorker("SE")
     await asyncio.gather(first.open(), second.open())
-    pids = (shared.process.pid if shared.process else None, shared.process.pid if shared.process else None)
+    pids = tuple(handle._process.pid if handle._process else None for handle in (first, second))
     process = shared.process
     await first.close()
     still = process is not None and process.alive
@@ -207,3 +207,21 @@ def test_a_crawl_stores_the_same_ads_with_and_without_the_worker(tmp_path: Path)
     with_worker, without = stored
     assert len(with_worker) > 40 and any(ad["phones"] for ad in with_worker)
     assert with_worker == without
+
+
+async def _one_value_json_cannot_carry() -> tuple[Any, Any]:
+    process = WorkerProcess("SE")
+    await process.start()
+    try:
+        odd = process.call("normalize", {"title": "x", "posted_at": object()}, {"text": 100, "field": 100,
+                                                                               "images": 1})
+        good = process.call("extract", {"text": "ring 070-174 06 05"}, {"region": "SE"})
+        return tuple(await asyncio.gather(odd, good, return_exceptions=True))  # type: ignore[return-value]
+    finally:
+        await process.stop()
+
+
+def test_an_item_json_cannot_carry_fails_alone_and_the_batch_goes_on() -> None:
+    odd, good = run(_one_value_json_cannot_carry)
+    assert isinstance(odd, WorkerGone) and "cannot send this item" in str(odd)
+    assert good["result"]["phones"] == ["+46701740605"]
