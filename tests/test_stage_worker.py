@@ -216,7 +216,9 @@ async def _one_value_json_cannot_carry() -> tuple[Any, Any]:
         odd = process.call("normalize", {"title": "x", "posted_at": object()}, {"text": 100, "field": 100,
                                                                                "images": 1})
         good = process.call("extract", {"text": "ring 070-174 06 05"}, {"region": "SE"})
-        return tuple(await asyncio.gather(odd, good, return_exceptions=True))  # type: ignore[return-value]
+        # Bounded: before the fix the odd item's batch was never sent and both waited for ever.
+        both = asyncio.gather(odd, good, return_exceptions=True)
+        return tuple(await asyncio.wait_for(both, 60))  # type: ignore[return-value]
     finally:
         await process.stop()
 
