@@ -101,8 +101,6 @@ def sources_validate(
     files: Annotated[list[str] | None, typer.Argument(help="Source files (default: every configured one).")] = None,
 ) -> None:
     """Check source files; one line per problem (file: field: reason), exit 1 if any."""
-    from pathlib import Path
-
     from config.source_schema import load_sources, parse_source
 
     if files:
@@ -350,8 +348,6 @@ def eval_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Precision / recall / F1 of the NLP stage for phones, towns and each indicator category."""
-    from pathlib import Path
-
     from nlp.evaluate import TARGETS, evaluate
 
     try:

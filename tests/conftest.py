@@ -106,6 +106,31 @@ def loopback_site(route: Route) -> Iterator[str]:
         server.server_close()
 
 
+def listing_route(pages: dict[str, tuple[int, str, bytes]], extra_links: tuple[str, ...] = ()) -> Route:
+    """A one-listing site: ``/list`` links to every page (and ``extra_links``), robots.txt allows
+    all, each page answers as given, anything else is a 404."""
+    listing = "".join(f"<a class=ad href='{path}'>x</a>" for path in [*pages, *extra_links])
+
+    def route(path: str) -> tuple[int, str, bytes]:
+        if path == "/list":
+            return 200, "text/html", f"<html><body>{listing}</body></html>".encode()
+        if path == "/robots.txt":
+            return 200, "text/plain", b"User-agent: *\nDisallow:\n"
+        return pages.get(path, (404, "text/html", b"not found"))
+
+    return route
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    """The umask most systems give a user: files 0644, folders 0755 unless created with a mode."""
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
 def run_adwatch(*args: str, home: Path, env: dict[str, str] | None = None, check: bool = False,
                 timeout: float = 240) -> subprocess.CompletedProcess[str]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("ADWATCH_") or k.startswith("ADWATCH_TEST")}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from index.sqlite import SqliteStore
-from tests.conftest import loopback_site, run_adwatch
+from tests.conftest import listing_route, loopback_site, run_adwatch
 
 SOURCE = """
 name: badsite
@@ -48,15 +48,7 @@ PAGES: dict[str, tuple[int, str, bytes]] = {
                                                        b"<div class=body>Ring 070-174 06 16</div>"),
     "/ad/error": (500, "text/html", b"oops"),
 }
-LISTING = "".join(f"<a class=ad href='{path}'>x</a>" for path in [*PAGES, "/ad/missing"])
-
-
-def _route(path: str) -> tuple[int, str, bytes]:
-    if path == "/list":
-        return 200, "text/html", f"<html><body>{LISTING}</body></html>".encode()
-    if path == "/robots.txt":
-        return 200, "text/plain", b"User-agent: *\nDisallow:\n"
-    return PAGES.get(path, (404, "text/html", b"not found"))
+_route = listing_route(PAGES, extra_links=("/ad/missing",))
 
 
 @pytest.fixture

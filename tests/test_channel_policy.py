@@ -3,7 +3,6 @@ alerts file is read and again at send time, against real loopback receivers and 
 
 from __future__ import annotations
 
-import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -228,15 +227,6 @@ def test_a_secret_file_readable_by_others_is_refused(tmp_path: Path, option: str
 
 # --- file channels ----------------------------------------------------------------------------
 
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    old = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
 def file_channel(tmp_path: Path, home: Path, where: str) -> tuple[dict[str, Any], list[Any], list[Any]]:
     config, problems, path = channels(tmp_path, f"  out: {{type: file, path: '{where}'}}\n")
     notifiers, more = build_notifiers(config, home=home, config_file=path)
@@ -289,7 +279,7 @@ def test_a_symlink_made_after_the_check_is_refused_at_send_time(tmp_path: Path, 
     assert list(outside.iterdir()) == []
 
 
-def test_files_are_0600_in_0700_folders_whatever_the_umask(home: Path, umask_022: None) -> None:
+def test_files_are_0600_in_0700_folders_whatever_the_umask(home: Path, loose_umask: None) -> None:
     notifier = FileNotifier("deep/er/alerts.jsonl", home)
     notifier.send(ALERT)
     notifier.send(ALERT)
@@ -304,7 +294,7 @@ def test_files_are_0600_in_0700_folders_whatever_the_umask(home: Path, umask_022
     assert stat.S_IMODE(old.stat().st_mode) == 0o600
 
 
-def test_a_missing_home_is_created_private(tmp_path: Path, umask_022: None) -> None:
+def test_a_missing_home_is_created_private(tmp_path: Path, loose_umask: None) -> None:
     home = tmp_path / "new-home"
     FileNotifier("alerts.jsonl", home).send(ALERT)
     assert stat.S_IMODE(home.stat().st_mode) == 0o700

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,6 @@ from tests.conftest import run_adwatch
 # Under ADWATCH_HOME but written by other parts (their owners make them private; the CLI's
 # entry point sets umask 077 for them): listed, not judged, here.
 OTHERS = ("locks", "alerts.jsonl", "logs")
-
-
-@pytest.fixture
-def loose_umask() -> Iterator[None]:
-    """The umask most systems give a user: files 0644, folders 0755 unless created with a mode."""
-    old = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def mode(path: Path) -> int:

@@ -18,7 +18,7 @@ from adwatch.demo import DemoSite
 from index.sqlite import SqliteStore
 from pipelines.textclean import Caps, html_to_text, normalize_fields, normalize_safely
 from spiders.deep_nesting import depth_of, flatten
-from tests.conftest import ADWATCH, ROOT, loopback_site, run_adwatch
+from tests.conftest import ADWATCH, ROOT, listing_route, loopback_site, run_adwatch
 
 SOURCE = """
 name: hostile
@@ -67,19 +67,9 @@ PAGES: dict[str, bytes] = {
 BINARY = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 EXPECTED = {"bel": "05", "controls": "06", "nul": "07", "hugetitle": "08", "hugefields": "09", "deep": "10",
             "script": "11", "badbytes": "12", "refs": "13"}
-LISTING = "".join(f"<a class=ad href='{path}'>x</a>" for path in [*PAGES, "/ad/binary"])
-
-
-def _route(path: str) -> tuple[int, str, bytes]:
-    if path == "/list":
-        return 200, "text/html; charset=utf-8", f"<html><body>{LISTING}</body></html>".encode()
-    if path == "/robots.txt":
-        return 200, "text/plain", b"User-agent: *\nDisallow:\n"
-    if path == "/ad/binary":
-        return 200, "image/png", BINARY
-    if path in PAGES:
-        return 200, "text/html; charset=utf-8", PAGES[path]
-    return 404, "text/html", b"not found"
+# The PNG is listed like an ad: it is counted with its reason, never stored.
+_route = listing_route({**{path: (200, "text/html; charset=utf-8", body) for path, body in PAGES.items()},
+                        "/ad/binary": (200, "image/png", BINARY)})
 
 
 @pytest.fixture(scope="module")
