@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test check lint types bench clean es-start es-stop
+.PHONY: setup chromium demo test check lint types bench clean es-start es-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) chromium
+
+# Browser sources render in the system Chromium (Debian's `chromium`; Playwright's own browser
+# download is never used). Installed with apt when missing and run as root; otherwise it says how.
+# Without it the other sources still crawl, so a failure here does not stop make.
+chromium: $(STAMP)
+	-@$(BIN)/python -m spiders.browser.chromium
 
 demo: setup
 	$(BIN)/adwatch demo --no-serve

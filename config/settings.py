@@ -76,6 +76,12 @@ ADWATCH_MAX_IMAGES = 100
 # machine, they run in the crawl's own process.
 ADWATCH_STAGE_WORKER = True
 
+# --- adwatch: browser sources (kind: browser, spiders/browser/) --------------------
+# The Chromium that renders browser sources: Debian's `chromium` package (`make setup` installs
+# it); Playwright's own browser download is never used. Empty: the first of
+# /usr/lib/chromium/chromium and `chromium` / `chromium-browser` on the PATH.
+ADWATCH_CHROMIUM_PATH = ""
+
 # --- Scrapy: politeness and robustness ------------------------------------------
 # An identifying User-Agent: site operators can see who crawls and why.
 USER_AGENT = "adwatch/0.1 (+https://github.com/adwatch/adwatch; research crawler)"

@@ -17,6 +17,8 @@ import yaml
 from parsel import Selector
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config.source_kinds import BrowserOptions, FeedOptions
+
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 _PROBE = Selector(text="<html><body></body></html>")
 
@@ -108,13 +110,17 @@ class Incremental(_Strict):
 
 class Source(_Strict):
     name: str
-    kind: Literal["html"] = "html"
+    # html: Scrapy fetches, selectors read · browser: Chromium renders first (``browser:``) ·
+    # feed: posts of a public channel or an RSS/Atom feed (``feed:``), each post an ad.
+    kind: Literal["html", "browser", "feed"] = "html"
     enabled: bool = True
     description: str = ""
     start_urls: list[str] = Field(min_length=1)
     allowed_domains: list[str] = Field(default_factory=list)
-    listing: ListingSelectors
-    fields: FieldSelectors
+    listing: ListingSelectors | None = None  # kinds html and browser
+    fields: FieldSelectors | None = None  # kinds html and browser
+    browser: BrowserOptions | None = None  # kind browser
+    feed: FeedOptions | None = None  # kind feed
     ad_id_pattern: str | None = Field(None, description="regex with one group: the site's ad id in the URL")
     region: str | None = Field(None, description="phone region, ISO 3166 alpha-2 (default: ADWATCH_DEFAULT_REGION)")
     timezone: str = Field("Europe/Stockholm", description="zone of dates the site writes without offset")
@@ -184,6 +190,24 @@ class Source(_Strict):
         except PageClassError as exc:
             raise ValueError(str(exc)) from None
         return value
+
+    @model_validator(mode="after")
+    def _kind_blocks(self) -> Source:
+        if self.kind == "feed":
+            if self.feed is None:
+                raise ValueError("kind feed needs a feed: block (format: channel or rss)")
+            if self.listing is not None or self.fields is not None:
+                raise ValueError("kind feed reads posts, not selectors: remove listing: and fields:")
+        else:
+            if self.listing is None or self.fields is None:
+                raise ValueError(f"kind {self.kind} needs listing: and fields: (the selectors)")
+            if self.feed is not None:
+                raise ValueError("feed: belongs to kind feed")
+        if self.browser is not None and self.kind != "browser":
+            raise ValueError("browser: belongs to kind browser")
+        if self.kind == "browser" and self.browser is None:
+            object.__setattr__(self, "browser", BrowserOptions.model_validate({}))
+        return self
 
     @model_validator(mode="after")
     def _domains(self) -> Source:

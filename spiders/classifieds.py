@@ -65,9 +65,24 @@ class SourceSpider(scrapy.Spider):
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(f"adwatch/spider/{key}", count)
 
+    # What a request carries besides the spider's own meta; None drops it. Browser sources
+    # (spiders/browser/spider.py) send the pages they render through Chromium from here.
+    def listing_meta(self, meta: dict[str, Any]) -> dict[str, Any] | None:
+        return meta
+
+    def detail_meta(self, meta: dict[str, Any]) -> dict[str, Any] | None:
+        return meta
+
+    def _listing_request(self, url: str, meta: dict[str, Any] | None = None) -> scrapy.Request | None:
+        full = self.listing_meta(meta or {})
+        return None if full is None else scrapy.Request(url, callback=self.parse_listing, errback=self.on_error,
+                                                        meta=full)
+
     async def start(self) -> AsyncIterator[Any]:
         for url in self.src.start_urls:
-            yield scrapy.Request(url, callback=self.parse_listing, errback=self.on_error)
+            request = self._listing_request(url)
+            if request is not None:
+                yield request
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
         if not isinstance(response, TextResponse):
@@ -81,14 +96,15 @@ class SourceSpider(scrapy.Spider):
             self._stat("empty_listing")
         for url in urls:
             # The id goes along: after a redirect the ad keeps the id its listing gave it.
-            yield scrapy.Request(url, callback=self.parse_ad, errback=self.on_error,
-                                 meta={AD_ID: ad_id(self.src.name, url, self.src.ad_id_pattern)})
+            meta = self.detail_meta({AD_ID: ad_id(self.src.name, url, self.src.ad_id_pattern)})
+            if meta is not None:
+                yield scrapy.Request(url, callback=self.parse_ad, errback=self.on_error, meta=meta)
         for url in page.listing_urls():
-            yield scrapy.Request(url, callback=self.parse_listing, errback=self.on_error)
+            if (request := self._listing_request(url)) is not None:
+                yield request
         next_url = page.next_page_url()
-        if next_url is not None:
-            yield scrapy.Request(next_url, callback=self.parse_listing, errback=self.on_error,
-                                 meta={NEXT_PAGE: True})
+        if next_url is not None and (request := self._listing_request(next_url, {NEXT_PAGE: True})) is not None:
+            yield request
 
     def parse_ad(self, response: Response) -> Iterator[Ad]:
         if not isinstance(response, TextResponse):

@@ -7,6 +7,7 @@ spider. A broken source file is reported (file, field, reason) and skipped.
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 from typing import Any
 
 from scrapy.settings import BaseSettings
@@ -19,9 +20,25 @@ from spiders.classifieds import SourceSpider
 logger = logging.getLogger(__name__)
 
 
+# The spider class of each source kind; imported only when a source of that kind exists.
+SPIDER_OF_KIND = {
+    "html": "spiders.classifieds.SourceSpider",
+    "browser": "spiders.browser.spider.BrowserSourceSpider",
+    "feed": "spiders.feeds.FeedSourceSpider",
+}
+
+
+def _base_class(kind: str) -> type[SourceSpider]:
+    module, _, name = SPIDER_OF_KIND[kind].rpartition(".")
+    base = getattr(import_module(module), name)
+    assert issubclass(base, SourceSpider)
+    return base
+
+
 def source_spider_class(source: Source) -> type[SourceSpider]:
     attrs: dict[str, Any] = {"name": source.name, "source": source, "__module__": __name__}
-    cls: type[SourceSpider] = type(f"{source.name.title().replace('_', '')}Spider", (SourceSpider,), attrs)
+    base = _base_class(source.kind)
+    cls: type[SourceSpider] = type(f"{source.name.title().replace('_', '')}Spider", (base,), attrs)
     cls.custom_settings = cls.politeness_settings()
     return cls
 

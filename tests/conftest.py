@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -131,10 +134,25 @@ def loose_umask() -> Iterator[None]:
         os.umask(old)
 
 
+# The sources most tests crawl: the two HTML classifieds of the demo site. Browser and feed
+# sources have tests of their own (test_browser_*.py, test_feed_sources.py), and `adwatch demo`
+# crawls every bundled source (tests that want them all pass ADWATCH_SOURCES_DIR themselves).
+HTML_SOURCES = ("annonsguiden", "nightlist")
+
+
+@cache
+def html_sources_dir() -> str:
+    folder = Path(tempfile.mkdtemp(prefix="adwatch-html-sources-"))
+    for name in HTML_SOURCES:
+        shutil.copy(ROOT / "config" / "sources" / f"{name}.yaml", folder)
+    return str(folder)
+
+
 def run_adwatch(*args: str, home: Path, env: dict[str, str] | None = None, check: bool = False,
                 timeout: float = 240) -> subprocess.CompletedProcess[str]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("ADWATCH_") or k.startswith("ADWATCH_TEST")}
-    full_env = {**inherited, "ADWATCH_HOME": str(home), "PYTHONWARNINGS": "error", **(env or {})}
+    full_env = {**inherited, "ADWATCH_HOME": str(home), "PYTHONWARNINGS": "error",
+                "ADWATCH_SOURCES_DIR": html_sources_dir(), **(env or {})}
     result = subprocess.run([*ADWATCH, *args], capture_output=True, text=True, env=full_env, cwd=ROOT,
                             timeout=timeout)
     if check and result.returncode != 0:

@@ -209,9 +209,11 @@ def test_a_crawl_opens_no_listening_socket(demo_site: DemoSite, home: Path) -> N
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seen: set[str] = set()
     looks = 0
+    browser_seen = False  # the bundled sources include a browser source: Chromium must be covered too
     while crawl.poll() is None:
         for pid in _process_tree(crawl.pid):
             try:
+                browser_seen = browser_seen or "chrom" in Path(f"/proc/{pid}/comm").read_text()
                 seen |= _listening_sockets(pid)
             except OSError:  # gone between the listing and the look
                 continue
@@ -220,6 +222,7 @@ def test_a_crawl_opens_no_listening_socket(demo_site: DemoSite, home: Path) -> N
     _, stderr = crawl.communicate()
     assert crawl.returncode == 0, stderr[-2000:]
     assert looks >= 1  # it looked while the crawl ran
+    assert browser_seen, "no Chromium ran during the crawl of every bundled source"
     assert not seen, f"listening sockets during a crawl: {seen}"
     assert "Remote control" not in stderr and "Telnet" not in stderr
     from adwatch.settings import load_settings

@@ -21,7 +21,7 @@ from index.spool import Batch, Spool, SpoolError
 from index.sqlite import SqliteStore
 from index.store import StoreUnavailable, WriteOutcome
 from index.writer import NotStored, StoreWriter
-from tests.conftest import ADWATCH, ROOT, run_adwatch
+from tests.conftest import ADWATCH, ROOT, html_sources_dir, run_adwatch
 
 SOURCE_OF = {"annons": "annonsguiden", "nl": "nightlist"}
 NOT_STORED_LINE = re.compile(r"records not stored: .*\[(?P<ids>[^\]]*)\]$")
@@ -49,7 +49,7 @@ def test_a_crawl_that_can_keep_nothing_stops_and_names_every_ad_it_lost(demo_sit
     result = subprocess.run(
         [*ADWATCH, "crawl", "--all", "--base-url", demo_site.base_url, "--json"], capture_output=True, text=True,
         cwd=ROOT, timeout=240, preexec_fn=file_size_limit(40_000),
-        env={**env, "ADWATCH_HOME": str(home), "PYTHONWARNINGS": "error"})
+        env={**env, "ADWATCH_HOME": str(home), "PYTHONWARNINGS": "error", "ADWATCH_SOURCES_DIR": html_sources_dir()})
     assert result.returncode != 0, result.stderr[-2000:]
     reported: set[str] = set()
     for line in result.stderr.splitlines():

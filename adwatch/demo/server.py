@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +18,7 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
+from adwatch.demo.channel import DemoChannels
 from adwatch.demo.generator import (
     SITE_A,
     SITE_B,
@@ -26,6 +28,7 @@ from adwatch.demo.generator import (
     swedish_sort_key,
     town_slug,
 )
+from adwatch.demo.jssite import JsClassifieds
 
 A_PAGE_SIZE = 20
 B_PAGE_SIZE = 25
@@ -44,6 +47,9 @@ class DemoSite:
                  flaky: bool = True) -> None:
         # flaky=False serves every "flaky" ad at once: benchmarks measure the crawler, not backoff waits.
         self.flaky = flaky
+        # Seconds every answer waits before it is sent: loopback answers in microseconds, a real
+        # site in tens to hundreds of milliseconds; benchmarks set this to compare crawls fairly.
+        self.latency = 0.0
         self.anchor: date = anchor or datetime.now(UTC).date()
         # The site's clock: None shows every ad; a day shows only the ads posted by then and
         # not yet expired, so stepping it day by day makes ads appear, leave, and travel.
@@ -65,6 +71,9 @@ class DemoSite:
         self._by_id: dict[tuple[str, int], DemoAd] = {(a.site, a.site_id): a for a in self.ads}
         towns = sorted({a.town for a in self.ads_a}, key=swedish_sort_key)
         self.town_slugs: dict[str, str] = {town_slug(t): t for t in towns}
+        # The browser-rendered site and the social channels of the same synthetic world.
+        self.js = JsClassifieds(self, seed=seed)
+        self.channels = DemoChannels(self, seed=seed)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -163,6 +172,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         site = self.server.site
         site.record_hit(self.path)
+        if site.latency > 0:
+            time.sleep(site.latency)
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
         path = parts.path
@@ -200,6 +211,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_a(200, _a_layout(site, "Sök", _A_SEARCH))
         elif path == "/annons/villkor":
             self._send_a(200, _a_layout(site, "Villkor", _A_TERMS))
+        elif path.startswith("/v/"):  # the JavaScript classifieds (adwatch/demo/jssite.py)
+            site.js.route(self, path, query)
+        elif path.startswith(("/s/", "/rss/")):  # the social channels (adwatch/demo/channel.py)
+            site.channels.route(self, path, query)
         elif path == "/nl/":
             self._send_b(200, _b_listing(site, _page(query, "p")))
         elif path == "/nl/listing.php":

@@ -19,8 +19,11 @@ def _first(response: TextResponse, expr: str | None) -> str | None:
 
 class ListingPage:
     def __init__(self, response: TextResponse, source: Source) -> None:
+        if source.listing is None:
+            raise ValueError(f"source {source.name} has no listing selectors (kind {source.kind})")
         self.response = response
         self.source = source
+        self.listing = source.listing
 
     def _urls(self, expr: str | None) -> list[str]:
         if not expr:
@@ -33,14 +36,14 @@ class ListingPage:
         return list(seen)
 
     def ad_urls(self) -> list[str]:
-        return self._urls(self.source.listing.ad_links)
+        return self._urls(self.listing.ad_links)
 
     def next_page_url(self) -> str | None:
-        urls = self._urls(self.source.listing.next_page)
+        urls = self._urls(self.listing.next_page)
         return urls[0] if urls else None
 
     def listing_urls(self) -> list[str]:
-        return [url for expr in self.source.listing.follow for url in self._urls(expr)]
+        return [url for expr in self.listing.follow for url in self._urls(expr)]
 
 
 class SelectorAdPage:
@@ -54,6 +57,8 @@ class SelectorAdPage:
                  listed_id: str | None = None) -> None:
         self.response = response
         self.source = source
+        if source.fields is None:
+            raise ValueError(f"source {source.name} has no field selectors (kind {source.kind})")
         self.fields = source.fields
         self.default_region = default_region
         self.listed_id = listed_id

@@ -1,0 +1,87 @@
+"""Where the system Chromium is (Debian's ``chromium`` package), and how it is launched."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+# Debian's real binary first: /usr/bin/chromium is a shell wrapper that adds nothing headless needs.
+_CANDIDATES = ("/usr/lib/chromium/chromium",)
+_ON_PATH = ("chromium", "chromium-browser")
+
+
+class ChromiumMissing(RuntimeError):
+    """No usable Chromium: the message says where it looked and what to do (one line)."""
+
+
+def find_chromium(configured: str | None) -> str:
+    """The Chromium executable: ADWATCH_CHROMIUM_PATH when set, else the usual places."""
+    if configured:
+        path = Path(configured)
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path)
+        found = shutil.which(configured)
+        if found:
+            return found
+        raise ChromiumMissing(f"ADWATCH_CHROMIUM_PATH={configured!r}: no executable there; "
+                              "install Debian's chromium package (make setup does) or fix the path")
+    for candidate in _CANDIDATES:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    for name in _ON_PATH:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise ChromiumMissing("no Chromium found (looked for /usr/lib/chromium/chromium, chromium, "
+                          "chromium-browser): install Debian's chromium package (make setup does) "
+                          "or set ADWATCH_CHROMIUM_PATH")
+
+
+def launch_options(executable: str) -> dict[str, object]:
+    """Playwright's launch options for the system Chromium."""
+    args = ["--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
+            "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--metrics-recording-only", "--mute-audio"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # Chromium refuses to start its sandbox as root; the warning is logged by the handler.
+        args.append("--no-sandbox")
+    return {"executable_path": executable, "headless": True, "args": args,
+            "handle_sigint": False, "handle_sigterm": False}  # Scrapy decides when the crawl stops
+
+
+def ensure_installed(configured: str | None = None) -> int:
+    """`make setup`: install Debian's chromium with apt when it is missing and we may; else say how.
+
+    Returns 0 when a Chromium is there afterwards, 1 when not (HTML and feed sources still work)."""
+    try:
+        print(f"chromium: {find_chromium(configured)}")
+        return 0
+    except ChromiumMissing as exc:
+        missing = str(exc)
+    apt = shutil.which("apt-get")
+    if apt and hasattr(os, "geteuid") and os.geteuid() == 0:
+        print("chromium: not found; installing Debian's chromium package with apt-get", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        command = [apt, "install", "-y", "--no-install-recommends", "chromium"]
+        if subprocess.run(command, env=env, check=False).returncode != 0:  # stale package lists
+            subprocess.run([apt, "update"], env=env, check=False)
+            subprocess.run(command, env=env, check=False)
+        try:
+            print(f"chromium: {find_chromium(configured)}")
+            return 0
+        except ChromiumMissing as exc:
+            missing = str(exc)
+    elif apt:
+        missing += "; as a user with sudo: sudo apt-get install --no-install-recommends chromium"
+    print(f"chromium: {missing}. Browser sources (kind: browser) cannot run until it is there.", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    from config.environment import overrides  # the one reader of the environment
+
+    raise SystemExit(ensure_installed(overrides().get("ADWATCH_CHROMIUM_PATH")))

@@ -1,0 +1,229 @@
+"""The download handler of browser sources: scrapy-playwright's, with the limits a watch needs.
+
+Only requests marked ``meta["playwright"]`` (``spiders/browser/spider.py``) are rendered;
+robots.txt and every other request go through Scrapy's plain HTTP handler. On top of
+scrapy-playwright this handler:
+
+- launches the system Chromium (``spiders/browser/chromium.py``), never Playwright's download;
+- gives each page a deadline for everything (load, scroll, clicks, reading the HTML): a hung
+  page — a script in an endless loop — fails alone with ``PageTimeout``, and its page is closed;
+- closes a page on every path (scrapy-playwright closes it on success and on errors; the
+  deadline's cancellation is closed here) and counts pages still open at the end;
+- restarts the browser after ``restart_after_pages`` pages, or when the browser's process tree
+  uses more than ``memory_limit_mb``: new pages wait, the open ones finish, the browser closes
+  and the next page launches a fresh one;
+- aborts the resource types the source blocks (images, fonts, media) and every request to a
+  host outside the source's ``allowed_domains`` (trackers and ad networks learn nothing of us).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from contextlib import suppress
+from urllib.parse import urlsplit
+
+import psutil
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
+from playwright.async_api import Request as PlaywrightRequest
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+
+from config.source_kinds import BrowserOptions
+from spiders.browser.chromium import ChromiumMissing, find_chromium, launch_options
+
+logger = logging.getLogger(__name__)
+# scrapy-playwright logs each failed page with its traceback; the spider's errback already logs
+# it in one line (source, reason, URL), so only its errors are let through.
+logging.getLogger("scrapy-playwright").setLevel(logging.ERROR)
+
+_MIB = 1024 * 1024
+# The browser's memory is read every this many pages (a process-tree walk costs a few ms).
+_MEMORY_EVERY = 10
+# How long closing a page or the browser may take before it is given up on.
+_CLOSE_WAIT = 10.0
+
+
+class PageTimeout(Exception):
+    """A browser page did not finish (load, scroll, clicks) within its deadline."""
+
+
+class BudgetReached(IgnoreRequest):
+    """The source's browser page budget for this crawl is spent (not a fault)."""
+
+
+def _on_domain(host: str, domains: list[str]) -> bool:
+    return any(host == d or host.endswith("." + d) for d in domains)
+
+
+class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        src = getattr(crawler.spider, "src", None)
+        opts = getattr(src, "browser", None)
+        self.opts: BrowserOptions = opts if isinstance(opts, BrowserOptions) else BrowserOptions.model_validate({})
+        self.allowed_domains: list[str] = list(getattr(src, "allowed_domains", []) or [])
+        self.blocked_types = frozenset(self.opts.block)
+        try:
+            executable = find_chromium(crawler.settings.get("ADWATCH_CHROMIUM_PATH"))
+        except ChromiumMissing:  # the spider closes the crawl with the reason before any page
+            executable = "chromium"
+        self.config.launch_options = launch_options(executable)
+        self.config.restart_disconnected_browser = True
+        self.abort_request = self._should_abort
+        self._gate = asyncio.Event()  # cleared while the browser restarts: new pages wait
+        self._gate.set()
+        self._open: dict[int, Page] = {}  # request id → its page, while it is being rendered
+        self._rendering = 0
+        self._pages_since_launch = 0
+        self._budget_used = 0
+        self._restart_due: str | None = None
+        self._peak_mib = 0.0
+        if "--no-sandbox" in self.config.launch_options.get("args", []):
+            logger.warning("browser: running as root, so Chromium runs without its sandbox; "
+                           "run crawls as an unprivileged user to keep it")
+
+    # -- what the browser may fetch ------------------------------------------------
+
+    def _should_abort(self, request: PlaywrightRequest) -> bool:
+        if request.resource_type in self.blocked_types:
+            self.stats.inc_value("adwatch/browser/blocked")
+            return True
+        host = urlsplit(request.url).hostname or ""
+        if request.url.startswith(("http:", "https:")) and self.allowed_domains \
+                and not _on_domain(host, self.allowed_domains):
+            self.stats.inc_value("adwatch/browser/offsite_blocked")
+            return True
+        return False
+
+    # -- pages: a deadline, and closed on every path -----------------------------------
+
+    async def _create_page(self, request: Request, spider: Spider) -> Page:
+        page = await super()._create_page(request=request, spider=spider)
+        self._open[id(request)] = page
+        return page
+
+    async def _download_request(self, request: Request, spider: Spider | None = None) -> Response:
+        if self._budget_used >= self.opts.page_budget:
+            raise BudgetReached(f"browser page budget ({self.opts.page_budget} pages) reached")
+        self._budget_used += 1
+        await self._gate.wait()
+        self._rendering += 1
+        try:
+            return await asyncio.wait_for(super()._download_request(request, spider),
+                                          timeout=self.opts.page_seconds())
+        except TimeoutError:
+            self.stats.inc_value("adwatch/browser/page_timeout")
+            raise PageTimeout(f"the page took longer than {self.opts.page_timeout}") from None
+        except PlaywrightError as exc:
+            kind = "page_crashed" if "crash" in str(exc).lower() else "page_error"
+            self.stats.inc_value(f"adwatch/browser/{kind}")
+            raise
+        finally:
+            page = self._open.pop(id(request), None)
+            if page is not None and not page.is_closed():  # the deadline cancelled the render
+                await self._close_page(page)
+            self._rendering -= 1
+            self._pages_since_launch += 1
+            self.stats.inc_value("adwatch/browser/pages")
+            if self._rendering == 0:  # nothing renders now: every page should be closed
+                self.stats.set_value("adwatch/browser/pages_left_open", self._pages_still_open())
+            await self._after_page()
+
+    async def _close_page(self, page: Page) -> None:
+        try:
+            await asyncio.wait_for(page.close(run_before_unload=False), timeout=_CLOSE_WAIT)
+            self.stats.inc_value("playwright/page_count/closed")
+        except (TimeoutError, PlaywrightError) as exc:
+            # A page that cannot even be closed: the browser is not healthy, start a new one.
+            logger.warning("browser: a page could not be closed (%s); restarting the browser", type(exc).__name__)
+            self._restart_due = self._restart_due or "stuck_page"
+
+    # -- restarts: after N pages, or past the memory limit -----------------------------
+
+    async def _after_page(self) -> None:
+        if self._restart_due is None:
+            if self._pages_since_launch >= self.opts.restart_after_pages:
+                self._restart_due = "page_count"
+            elif self._pages_since_launch % _MEMORY_EVERY == 0:
+                mib = self.browser_mib()
+                if mib > self.opts.memory_limit_mb:
+                    logger.info("browser: %.0f MiB, over the %d MiB limit: restarting it", mib,
+                                self.opts.memory_limit_mb)
+                    self._restart_due = "memory"
+        if self._restart_due is not None:
+            self._gate.clear()  # new pages wait until the browser is fresh
+            if self._rendering == 0:
+                await self._restart()
+
+    async def _restart(self) -> None:
+        reason, self._restart_due = self._restart_due, None
+        try:
+            self.stats.inc_value(f"adwatch/browser/restarts/{reason}")
+            with suppress(PlaywrightError, TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*[w.context.close() for w in self.context_wrappers.values()],
+                                                      return_exceptions=True), timeout=_CLOSE_WAIT)
+            self.context_wrappers.clear()
+            browser = getattr(self, "browser", None)
+            if browser is not None:
+                with suppress(PlaywrightError, TimeoutError):
+                    await asyncio.wait_for(browser.close(), timeout=_CLOSE_WAIT)
+                # The disconnected callback forgets it too; forgetting it here makes it certain.
+                with suppress(AttributeError):
+                    del self.browser
+            self._pages_since_launch = 0
+        finally:
+            self._gate.set()
+
+    # -- memory: the browser's process tree ------------------------------------------
+
+    def _browser_processes(self) -> list[psutil.Process]:
+        """The Playwright driver and everything under it (Chromium and its renderers)."""
+        provider = getattr(self, "browser_provider", None)
+        manager = getattr(provider, "playwright_context_manager", None)
+        try:
+            pid = manager._connection._transport._proc.pid  # type: ignore[union-attr]
+            root = psutil.Process(pid)
+            return [root, *root.children(recursive=True)]
+        except (AttributeError, psutil.Error):
+            return []
+
+    def browser_mib(self) -> float:
+        total = 0
+        for proc in self._browser_processes():
+            with suppress(psutil.Error):  # it may have ended in the meantime
+                total += proc.memory_info().rss
+        mib = total / _MIB
+        if mib > self._peak_mib:
+            self._peak_mib = mib
+            self.stats.set_value("adwatch/browser/peak_mib", round(mib))
+        return mib
+
+    def crawl_mib(self) -> float:
+        """This crawl's memory: its own process and the browser's tree."""
+        own = psutil.Process(os.getpid()).memory_info().rss / _MIB
+        return own + self.browser_mib()
+
+    # -- the end -------------------------------------------------------------------
+
+    def _pages_still_open(self) -> int:
+        """Pages open in the browser, counted by the browser itself (not by our bookkeeping)."""
+        browser = getattr(self, "browser", None)
+        if browser is None:
+            return 0
+        try:
+            return sum(len(context.pages) for context in browser.contexts)
+        except PlaywrightError:
+            return 0
+
+    async def _close(self) -> None:
+        left = self._pages_still_open()
+        if left:  # every path closes its page; a page here is a defect worth hearing of
+            logger.warning("browser: %d pages were still open at the end of the crawl", left)
+        self.browser_mib()
+        await super()._close()
