@@ -56,6 +56,37 @@ def _examples(store: Store, region: str) -> None:
                             f"{', '.join(phone['towns'])}"))
 
 
+def _by_kind(store: Store, kinds: dict[str, str]) -> None:
+    """Ads per source kind (html, browser, feed): what each kind of source brought in."""
+    from collections import Counter
+
+    per_kind: Counter[str] = Counter()
+    for source, count in store.summary()["sources"].items():
+        per_kind[kinds.get(source, "?")] += count
+    out.print("[bold]Ads by source kind:[/bold] " + " · ".join(
+        f"{kind} {per_kind.get(kind, 0)}" for kind in ("html", "browser", "feed")))
+
+
+def _across_kinds(store: Store, kinds: dict[str, str], region: str) -> None:
+    """A number found both on a classifieds site and in a social channel: the phone pivot
+    follows it across the two worlds (found in the store, not taken from the demo's truth)."""
+    from adwatch.lookup import build_query
+
+    feeds = [name for name, kind in kinds.items() if kind == "feed"]
+    if not feeds:
+        return
+    posts = store.search(build_query(sources=feeds, limit=500, region=region)).hits
+    for e164 in dict.fromkeys(p for post in posts for p in post.get("phones") or []):
+        ads = store.phone_ads(e164)
+        where = {kinds.get(ad["source"]) for ad in ads}
+        if "feed" in where and where & {"html", "browser"}:
+            sources = sorted({ad["source"] for ad in ads})
+            out.print(ads_table(ads, title=f"adwatch phones {e164} → {len(ads)} ads on a site and in a "
+                                f"channel: {', '.join(sources)}"))
+            return
+    out.print("no number was found both on a site and in a channel")
+
+
 def _trends(store: Store, settings: Settings) -> None:
     """Ads per week by town over the demo's weeks, as a table and a chart."""
     from pathlib import Path
@@ -117,6 +148,7 @@ def run_demo(port: int = 0, seed: int = 7, serve: bool = True) -> int:
     err.print(f"demo site on {base_url} ({len(site.ads)} synthetic ads)")
     sources, _ = load_sources(settings.get("ADWATCH_SOURCES_DIR"))
     names = [name for name, source in sources.items() if source.enabled]
+    kinds = {name: source.kind for name, source in sources.items()}
     site.show_until(site.anchor - timedelta(days=BASELINE_DAYS_AGO))
     err.print(f"crawling {', '.join(names)} as the site was {BASELINE_DAYS_AGO} days ago (the baseline) …")
     started = time.monotonic()
@@ -132,7 +164,9 @@ def run_demo(port: int = 0, seed: int = 7, serve: bool = True) -> int:
     store = open_store(store_config(settings), readonly=True)
     try:
         print_summary(store.summary())
+        _by_kind(store, kinds)
         _examples(store, settings.get("ADWATCH_DEFAULT_REGION"))
+        _across_kinds(store, kinds, settings.get("ADWATCH_DEFAULT_REGION"))
         _trends(store, settings)
         _alerts(store, settings)
     finally:

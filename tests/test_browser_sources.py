@@ -106,6 +106,12 @@ def test_images_fonts_and_media_are_never_fetched(crawled: Crawled) -> None:
     assert crawled.first["stats"]["adwatch/browser/blocked"] > 0
 
 
+def test_the_sites_cacheable_script_is_fetched_once_per_crawl(crawled: Crawled) -> None:
+    # Chromium's own cache is off for routed pages; the asset cache keeps what the site allows.
+    assert crawled.hits_after_first["/v/app.js"] == 1
+    assert crawled.first["stats"]["adwatch/browser/assets_from_cache"] >= len(crawled.up_at_first) - 1
+
+
 def test_no_page_is_left_open(crawled: Crawled) -> None:
     for run in (crawled.first, crawled.second):
         assert run["stats"]["adwatch/browser/pages_left_open"] == 0

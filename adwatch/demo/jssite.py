@@ -106,9 +106,9 @@ class JsClassifieds:
     def _route(self, handler: Any, path: str, query: dict[str, list[str]]) -> None:
         if path == "/v/":
             handler._send(200, _LISTING_SHELL, _HTML)
-        elif path == "/v/app.js":
+        elif path == "/v/app.js":  # cacheable for an hour, as a real site's script bundle is
             handler._send(200, _script(), "application/javascript; charset=utf-8",
-                          {"Cache-Control": "no-cache"})
+                          {"Cache-Control": "public, max-age=3600"})
         elif path == "/v/api/ads":
             _send_json(handler, 200, self._batch(query))
         elif path.startswith("/v/api/ad/"):

@@ -22,12 +22,14 @@ import asyncio
 import logging
 import os
 from contextlib import suppress
+from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
+from playwright.async_api import Page, Route
 from playwright.async_api import Request as PlaywrightRequest
+from playwright.async_api import Response as PlaywrightResponse
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
@@ -35,6 +37,7 @@ from scrapy.http import Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
 from config.source_kinds import BrowserOptions
+from spiders.browser.assets import CACHED_TYPES, AssetCache, cache_seconds
 from spiders.browser.chromium import ChromiumMissing, find_chromium, launch_options
 
 logger = logging.getLogger(__name__)
@@ -47,6 +50,10 @@ _MIB = 1024 * 1024
 _MEMORY_EVERY = 10
 # How long closing a page or the browser may take before it is given up on.
 _CLOSE_WAIT = 10.0
+# A page serves this many requests at most before it is closed (a fresh one bounds what a
+# long-lived page accumulates: listeners, caches, detached nodes).
+_PAGE_USES = 50
+DEFAULT_CONTEXT = "default"
 
 
 class PageTimeout(Exception):
@@ -55,6 +62,18 @@ class PageTimeout(Exception):
 
 class BudgetReached(IgnoreRequest):
     """The source's browser page budget for this crawl is spent (not a fault)."""
+
+
+def _server_latency_for_autothrottle(request: Request) -> None:
+    """AutoThrottle spaces requests by ``download_latency``, meant as the server's answer time. For
+    a rendered page scrapy-playwright puts the whole render there (load, scroll, clicks: a second
+    or more), which would slow a browser source down for our own work; the page methods
+    (interact.py) measured the server's own time to first byte, and that is what it gets."""
+    for method in request.meta.get("playwright_page_methods") or ():
+        latency = getattr(method, "result", None)
+        if isinstance(latency, float) and latency > 0:
+            request.meta["download_latency"] = latency
+            return
 
 
 def _on_domain(host: str, domains: list[str]) -> bool:
@@ -79,6 +98,9 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         self._gate = asyncio.Event()  # cleared while the browser restarts: new pages wait
         self._gate.set()
         self._open: dict[int, Page] = {}  # request id → its page, while it is being rendered
+        self.assets = AssetCache()
+        self._idle: dict[str, list[Page]] = {}  # context → pages ready for its next request
+        self._uses: dict[int, int] = {}  # id of an idle page → requests it has served
         self._rendering = 0
         self._pages_since_launch = 0
         self._budget_used = 0
@@ -106,17 +128,60 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
     async def _create_page(self, request: Request, spider: Spider) -> Page:
         page = await super()._create_page(request=request, spider=spider)
         self._open[id(request)] = page
+        page.on("response", self._remember_asset)
         return page
+
+    # -- the site's cacheable scripts and stylesheets, served from memory (assets.py) ---------
+
+    async def _remember_asset(self, response: PlaywrightResponse) -> None:
+        request = response.request
+        if request.resource_type not in CACHED_TYPES or self.assets.get(request.url) is not None:
+            return
+        try:
+            if not cache_seconds((await response.all_headers()).get("cache-control")):
+                return
+            body = await response.body()
+            headers = await response.all_headers()
+        except PlaywrightError:  # the page moved on or closed: the next page offers it again
+            return
+        if self.assets.offer(request.url, request.method, request.resource_type, response.status, headers, body):
+            self.stats.inc_value("adwatch/browser/assets_cached")
+
+    def _make_request_handler(self, *args: Any, **kwargs: Any) -> Any:
+        routed = super()._make_request_handler(*args, **kwargs)
+
+        async def handler(route: Route, request: PlaywrightRequest) -> None:
+            if request.method == "GET" and request.resource_type in CACHED_TYPES:
+                asset = self.assets.get(request.url)
+                if asset is not None:
+                    self.stats.inc_value("adwatch/browser/assets_from_cache")
+                    with suppress(PlaywrightError):  # the page closed meanwhile
+                        await route.fulfill(status=asset.status, headers=asset.headers, body=asset.body)
+                    return
+            await routed(route, request)
+
+        return handler
 
     async def _download_request(self, request: Request, spider: Spider | None = None) -> Response:
         if self._budget_used >= self.opts.page_budget:
             raise BudgetReached(f"browser page budget ({self.opts.page_budget} pages) reached")
         self._budget_used += 1
         await self._gate.wait()
+        context = request.meta.setdefault("playwright_context", DEFAULT_CONTEXT)
+        # The page comes back to us (not to the spider): a good one serves the next request of its
+        # context, which saves a renderer start per page; any other is closed here.
+        request.meta["playwright_include_page"] = True
+        idle = self._idle.get(context)
+        if idle:
+            request.meta["playwright_page"] = idle.pop()
         self._rendering += 1
+        rendered = False
         try:
-            return await asyncio.wait_for(super()._download_request(request, spider),
-                                          timeout=self.opts.page_seconds())
+            response = await asyncio.wait_for(super()._download_request(request, spider),
+                                              timeout=self.opts.page_seconds())
+            rendered = True
+            _server_latency_for_autothrottle(request)
+            return response
         except TimeoutError:
             self.stats.inc_value("adwatch/browser/page_timeout")
             raise PageTimeout(f"the page took longer than {self.opts.page_timeout}") from None
@@ -125,15 +190,41 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             self.stats.inc_value(f"adwatch/browser/{kind}")
             raise
         finally:
-            page = self._open.pop(id(request), None)
-            if page is not None and not page.is_closed():  # the deadline cancelled the render
-                await self._close_page(page)
+            await self._put_back(request, context, keep=rendered)
             self._rendering -= 1
             self._pages_since_launch += 1
             self.stats.inc_value("adwatch/browser/pages")
-            if self._rendering == 0:  # nothing renders now: every page should be closed
-                self.stats.set_value("adwatch/browser/pages_left_open", self._pages_still_open())
+            if self._rendering == 0:  # nothing renders now: every page is closed or idle
+                self.stats.set_value("adwatch/browser/pages_left_open", self._pages_still_open() - self._idle_count())
             await self._after_page()
+
+    async def _put_back(self, request: Request, context: str, keep: bool) -> None:
+        """The request's page: kept for the next request after a clean render, else closed. The
+        page never reaches the spider (the response is plain HTML)."""
+        pages = {id(p): p for p in (request.meta.pop("playwright_page", None), self._open.pop(id(request), None))
+                 if isinstance(p, Page)}
+        request.meta.pop("playwright_include_page", None)
+        for page in pages.values():
+            if page.is_closed():
+                continue
+            uses = self._uses.pop(id(page), 0) + 1
+            if keep and self._restart_due is None and uses < _PAGE_USES:
+                self._uses[id(page)] = uses
+                self._idle.setdefault(context, []).append(page)
+                keep = False  # one page at most goes back
+            else:
+                await self._close_page(page)
+
+    def _idle_count(self) -> int:
+        return sum(len(pages) for pages in self._idle.values())
+
+    async def _close_idle(self) -> None:
+        idle = [page for pages in self._idle.values() for page in pages]
+        self._idle.clear()
+        self._uses.clear()
+        for page in idle:
+            if not page.is_closed():
+                await self._close_page(page)
 
     async def _close_page(self, page: Page) -> None:
         try:
@@ -165,6 +256,7 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         reason, self._restart_due = self._restart_due, None
         try:
             self.stats.inc_value(f"adwatch/browser/restarts/{reason}")
+            await self._close_idle()
             with suppress(PlaywrightError, TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*[w.context.close() for w in self.context_wrappers.values()],
                                                       return_exceptions=True), timeout=_CLOSE_WAIT)
@@ -222,6 +314,7 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             return 0
 
     async def _close(self) -> None:
+        await self._close_idle()
         left = self._pages_still_open()
         if left:  # every path closes its page; a page here is a defect worth hearing of
             logger.warning("browser: %d pages were still open at the end of the crawl", left)

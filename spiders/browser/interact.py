@@ -26,15 +26,19 @@ _SIZE = "() => document.getElementsByTagName('*').length * 100000 + document.doc
 _CHANGED = ("size => document.getElementsByTagName('*').length * 100000"
             " + document.documentElement.scrollHeight !== size")
 _TO_BOTTOM = "() => window.scrollTo(0, document.documentElement.scrollHeight)"
-# The HTTP status of the page itself: an error page (404 for a removed ad) has nothing to wait for.
-_STATUS = "() => (performance.getEntriesByType('navigation')[0] || {}).responseStatus || 0"
+# The page's own answer: its HTTP status (an error page, a 404 for a removed ad, has nothing to
+# wait for) and how long the server took to answer it (seconds from request to first byte).
+_ANSWER = ("() => { const n = performance.getEntriesByType('navigation')[0] || {};"
+           " return [n.responseStatus || 0, Math.max(0, (n.responseStart || 0) - (n.requestStart || 0)) / 1000]; }")
 
 
-async def _error_page(page: Page) -> bool:
+async def _answer(page: Page) -> tuple[int, float | None]:
+    """(HTTP status, server latency in seconds or None when unknown)."""
     try:
-        return int(await page.evaluate(_STATUS)) >= 400
+        status, latency = await page.evaluate(_ANSWER)
+        return int(status), (float(latency) or None)
     except (PlaywrightError, TypeError, ValueError):
-        return False
+        return 0, None
 
 
 def _stat(stats: StatsCollector | None, event: str, count: int = 1) -> None:
@@ -64,10 +68,13 @@ async def _press_load_more(page: Page, selector: str) -> bool:
 
 
 async def prepare_listing(page: Page, opts: BrowserOptions, timeout_ms: float,
-                          stats: StatsCollector | None = None) -> None:
-    """Wait for the listing, then scroll and press 'load more' until nothing more arrives."""
-    if await _error_page(page):
-        return
+                          stats: StatsCollector | None = None) -> float | None:
+    """Wait for the listing, then scroll and press 'load more' until nothing more arrives.
+
+    Returns the server's latency for the page (the handler gives it to AutoThrottle)."""
+    status, latency = await _answer(page)
+    if status >= 400:
+        return latency
     if opts.wait_for:
         await page.wait_for_selector(opts.wait_for, state="attached", timeout=timeout_ms)
     scrolls = presses = 0
@@ -87,15 +94,18 @@ async def prepare_listing(page: Page, opts: BrowserOptions, timeout_ms: float,
         break  # neither a scroll nor a press brought anything: the end of the listing
     if scrolls >= opts.scroll and opts.scroll and presses >= opts.max_loads:
         _stat(stats, "listing_limit_reached")
+    return latency
 
 
 async def prepare_detail(page: Page, opts: BrowserOptions, timeout_ms: float,
-                         stats: StatsCollector | None = None) -> None:
+                         stats: StatsCollector | None = None) -> float | None:
     """Wait for the ad, click each 'show number' button once, wait for what it reveals.
 
-    A reveal that does not come in time costs the number, not the ad: counted and logged."""
-    if await _error_page(page):
-        return
+    A reveal that does not come in time costs the number, not the ad: counted and logged.
+    Returns the server's latency for the page (the handler gives it to AutoThrottle)."""
+    status, latency = await _answer(page)
+    if status >= 400:
+        return latency
     if opts.detail_wait_for:
         await page.wait_for_selector(opts.detail_wait_for, state="attached", timeout=timeout_ms)
     clicked = 0
@@ -103,7 +113,10 @@ async def prepare_detail(page: Page, opts: BrowserOptions, timeout_ms: float,
         buttons = page.locator(selector)
         for index in range(await buttons.count()):
             try:
-                await buttons.nth(index).click(timeout=2_000)
+                # A real (trusted) mouse click, without Playwright's wait for the button to be
+                # "stable" over animation frames: with several pages rendering on two cores that
+                # wait alone took seconds. A button that is gone or has no box still fails at once.
+                await buttons.nth(index).click(timeout=timeout_ms, force=True)
                 clicked += 1
             except PlaywrightError as exc:
                 _stat(stats, "reveal_click_failed")
@@ -117,6 +130,7 @@ async def prepare_detail(page: Page, opts: BrowserOptions, timeout_ms: float,
         except PlaywrightTimeout:
             _stat(stats, "reveal_timeout")
             logger.warning("browser: nothing revealed (%s) on %s in time", opts.reveal_wait, page.url)
+    return latency
 
 
 def listing_methods(opts: BrowserOptions, stats: StatsCollector | None) -> list[Any]:
