@@ -148,7 +148,7 @@ def run_demo(port: int = 0, seed: int = 7, serve: bool = True) -> int:
     err.print(f"demo site on {base_url} ({len(site.ads)} synthetic ads)")
     sources, _ = load_sources(settings.get("ADWATCH_SOURCES_DIR"))
     names = [name for name, source in sources.items() if source.enabled]
-    kinds = {name: source.kind for name, source in sources.items()}
+    kinds: dict[str, str] = {name: source.kind for name, source in sources.items()}
     site.show_until(site.anchor - timedelta(days=BASELINE_DAYS_AGO))
     err.print(f"crawling {', '.join(names)} as the site was {BASELINE_DAYS_AGO} days ago (the baseline) …")
     started = time.monotonic()
