@@ -103,6 +103,7 @@ ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "ADWATCH_DEFAULT_REGION": _region,
     "ADWATCH_STAGE_WORKER": _switch,
     "ADWATCH_CHROMIUM_PATH": _text,
+    "ADWATCH_BROWSER_SANDBOX": _switch,
 }
 # An empty value means "not set" (``ADWATCH_HOME= adwatch …`` uses the declared default),
 # except here, where empty is a value of its own: no alerts file, alerts off.

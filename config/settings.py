@@ -77,10 +77,14 @@ ADWATCH_MAX_IMAGES = 100
 ADWATCH_STAGE_WORKER = True
 
 # --- adwatch: browser sources (kind: browser, spiders/browser/) --------------------
-# The Chromium that renders browser sources: Debian's `chromium` package (`make setup` installs
-# it); Playwright's own browser download is never used. Empty: the first of
-# /usr/lib/chromium/chromium and `chromium` / `chromium-browser` on the PATH.
+# The Chromium that renders browser sources (`make setup` installs Debian's packages);
+# Playwright's own browser download is never used. Empty: Debian's chromium-headless-shell
+# (/usr/lib/chromium/chromium-headless-shell), else its chromium, else either on the PATH.
 ADWATCH_CHROMIUM_PATH = ""
+# Chromium's sandbox, which keeps a page's code away from the machine. Chromium cannot start it
+# as root, so a browser crawl as root is refused unless this is turned off: an operator's
+# explicit choice (the Makefile makes it for the synthetic demo and tests when run as root).
+ADWATCH_BROWSER_SANDBOX = True
 
 # --- Scrapy: politeness and robustness ------------------------------------------
 # An identifying User-Agent: site operators can see who crawls and why.

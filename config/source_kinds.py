@@ -43,6 +43,8 @@ class BrowserOptions(_Strict):
     scroll: int = Field(0, ge=0, le=1000, description="listing pages: scroll to the bottom up to this many times")
     load_more: str | None = Field(None, description="listing pages: a 'load more' button to press")
     max_loads: int = Field(50, ge=0, le=1000, description="presses of load_more at most")
+    listing_end: str | None = Field(None, description="listing pages: CSS selector shown once every ad is loaded; "
+                                    "without it a listing counts as complete when nothing more loads")
     settle_ms: int = Field(400, ge=0, le=30_000,
                            description="a scroll or press that changes nothing for this long was the last")
     reveal: list[str] = Field(default_factory=list,
@@ -62,7 +64,7 @@ class BrowserOptions(_Strict):
                                  description="restart the browser when it uses more than this")
     retries: int = Field(2, ge=0, le=10, description="tries again for a page that failed (crash, timeout)")
 
-    @field_validator("wait_for", "detail_wait_for", "load_more", "reveal_wait")
+    @field_validator("wait_for", "detail_wait_for", "load_more", "reveal_wait", "listing_end")
     @classmethod
     def _css(cls, value: str | None) -> str | None:
         return value if value is None else _check_css(value)

@@ -35,8 +35,10 @@ def run_status(reason: str, stats: dict[str, Any]) -> str:
         fetched = stats.get("adwatch/spider/listing_pages", 0) + stats.get("adwatch/spider/detail_pages", 0)
         if not fetched or _yielded_nothing(stats):
             return "failed"
+        # A callback that raised (Scrapy counts it as spider_exceptions/count) lost what the page
+        # held after the fault: a listing's later ads, a channel's "load older".
         lost = (stats.get("adwatch/spider/listing_errors", 0) + stats.get("adwatch/store/spooled_batches", 0)
-                + stats.get("adwatch/pipeline/item_error", 0))
+                + stats.get("adwatch/pipeline/item_error", 0) + stats.get("spider_exceptions/count", 0))
         return "partial" if lost else "ok"
     if reason in ("shutdown", "closespider_timeout", "closespider_itemcount", "closespider_pagecount"):
         return "interrupted"
@@ -61,9 +63,11 @@ def _reason(reason: str, status: str, stats: dict[str, Any]) -> str | None:
         return f"not_stored: {stats['adwatch/store/not_stored']} records kept nowhere (disk full?), see the log"
     if status == "partial":
         lost_ads = stats.get("adwatch/pipeline/item_error", 0)
+        broken = stats.get("spider_exceptions/count", 0)
         return (f"{stats.get('adwatch/spider/listing_errors', 0)} listing pages lost, "
                 f"{stats.get('adwatch/store/spooled_batches', 0)} batches spooled"
-                + (f", {lost_ads} ads failed in a pipeline stage (see the log)" if lost_ads else ""))
+                + (f", {lost_ads} ads failed in a pipeline stage (see the log)" if lost_ads else "")
+                + (f", {broken} pages broke off while read (see the log)" if broken else ""))
     if status == "failed" and reason == "finished" and _yielded_nothing(stats):
         return (f"the {stats.get('adwatch/spider/listing_pages', 0)} listing pages held no ads: "
                 "the selectors no longer fit the site, or the site blocks us")

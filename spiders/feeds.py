@@ -9,11 +9,12 @@ posts get edited and deleted). The store is asked once per page.
 
 Removed posts: every post id seen goes into the crawl's ``listed`` set (``spiders/adstates.py``);
 after a complete walk the crawl-run recorder marks the source's stored ads that are not in it
-as missing. A walk that stops at known posts says so (``stopped_paging``) and marks nothing,
-like an HTML source. A walk that stops at the horizon or ``max_pages`` (and every RSS/Atom
-read, which shows only the newest entries) covers a window: the stored posts older than its
-oldest post are added to ``listed`` as well, so only a post gone from inside the window can
-go missing. A channel that is gone or private fails the run with that reason.
+as missing. A walk that stops before the first post — at known posts, the horizon or
+``max_pages`` — (and every RSS/Atom read, which shows only the newest entries) covers a window:
+the stored posts older than its oldest post are added to ``listed`` as well, so only a post
+gone from inside the window can go missing. An older page without posts, or a "load older"
+that leads back, leaves the walk incomplete (``listing_errors``): nothing is marked. A channel
+that is gone or private fails the run with that reason.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class FeedSourceSpider(SourceSpider):
         self.yielded: set[str] = set()  # ad ids of posts this crawl passed on
         self.may_stop = False  # set in start(): the previous crawl finished ok, no --refresh
         self._known: set[str] = set()  # ids on the current page the store held before this crawl
+        self.seen_pages: set[str] = set()  # channel pages read this crawl ("load older" must lead on)
 
     # -- the store: states, the previous run, the window --------------------------------------
 
@@ -136,14 +138,22 @@ class FeedSourceSpider(SourceSpider):
             return
         page = ChannelPage(response.text, response.url)
         state = page.state()
-        if state != "posts" and response.meta.get(FIRST_PAGE):
+        first = bool(response.meta.get(FIRST_PAGE))
+        if state != "posts" and first:
             # The run fails with this reason (the crawl-run recorder stores a close reason as is).
             raise CloseSpider(f"channel_{state}: {response.url} shows no public posts")
         self._stat("listing_pages")
         self.pages += 1
+        self.seen_pages.add(response.url)
         posts = self._read(page)
         if not posts:
             self._stat("empty_listing")
+            if not first:
+                # An older page without posts (a rate limit, a login wall, a glitch) is not the
+                # channel's beginning: the walk is incomplete, and no post counts as removed.
+                self._stat("listing_errors")
+                logger.warning("%s: %s holds no posts; the walk stops here, incomplete", self.src.name, response.url)
+                return
         now = utcnow()
         horizon = now - timedelta(seconds=self.options.horizon_seconds())
         recheck = now - timedelta(seconds=self.options.recheck_seconds())
@@ -155,21 +165,32 @@ class FeedSourceSpider(SourceSpider):
         oldest = min((p.number for p in posts if p.number is not None), default=None)
         if older is None:
             return  # the first post: the walk is complete
+        if older in self.seen_pages:  # "load older" leads back: the rest of the channel was never shown
+            self._stat("listing_errors")
+            logger.warning("%s: 'load older' on %s leads back to a page already read; the walk is incomplete",
+                           self.src.name, response.url)
+            return
         if len(within) < len(posts) or self.pages >= self.options.max_pages:
             why = "the horizon" if len(within) < len(posts) else f"max_pages ({self.options.max_pages})"
             logger.info("%s: stopped at %s on %s", self.src.name, why, response.url)
             self._stat("stopped_at_horizon" if len(within) < len(posts) else "stopped_at_max_pages")
-            if oldest is not None:
-                channel = next(p.site_id for p in posts if p.number == oldest).partition("/")[0]
-                self._close_window(lambda hit: _older_number(hit, f"{self.src.name}:{channel}/", oldest))
-            else:
-                self._stat("stopped_paging")
+            self._close_walk(posts, oldest)
             return
         if self.may_stop and posts and self._all_known_and_old(ids, posts, recheck):
-            self._stat("stopped_paging")
             logger.info("%s: every post on %s is indexed; not walking further back", self.src.name, response.url)
+            self._close_walk(posts, oldest)
             return
         yield scrapy.Request(older, callback=self.parse_listing, errback=self.on_error)
+
+    def _close_walk(self, posts: list[PostRecord], oldest: int | None) -> None:
+        """A walk that stops before the first post covers a window, from the newest post to
+        ``oldest``: the stored posts below it were not looked at, so they are listed as present
+        and only a post gone from inside the window can be marked missing."""
+        if oldest is None:  # no numbered post to draw the window by: nothing is judged missing
+            self._stat("stopped_paging")
+            return
+        channel = next(p.site_id for p in posts if p.number == oldest).partition("/")[0]
+        self._close_window(lambda hit: _older_number(hit, f"{self.src.name}:{channel}/", oldest))
 
     def _read(self, page: ChannelPage) -> list[PostRecord]:
         posts: list[PostRecord] = []
@@ -254,11 +275,14 @@ class FeedSourceSpider(SourceSpider):
         yield from self._ads([(p, i) for p, i in zip(posts, ids, strict=True) if not _older(p, horizon)])
         # A feed shows only its newest entries: stored posts older than its oldest are not missing.
         dates = [d for d in (parse_when(p.posted_at) for p in posts) if d is not None]
-        if dates and len(dates) == len(posts):
-            oldest = min(dates)
+        newest_first = all(a >= b for a, b in zip(dates, dates[1:], strict=False))
+        if dates and len(dates) == len(posts) and newest_first:
+            oldest = dates[-1]
             self._close_window(lambda hit: (parse_when(hit.get("posted_at")) or oldest) < oldest
                                or hit.get("posted_at") is None)
-        else:  # undated entries: no window can be drawn, so nothing is judged missing
+        else:
+            # Undated entries, or not newest first (a pinned old entry): the window the feed covers
+            # cannot be drawn from its dates, so nothing is judged missing this time.
             self._stat("stopped_paging")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -140,9 +141,15 @@ def loose_umask() -> Iterator[None]:
 HTML_SOURCES = ("annonsguiden", "nightlist")
 
 
+# Tests run as root (CI) crawl only synthetic pages on loopback, so they may run Chromium without
+# its sandbox, which it cannot start as root; the operator's switch says so (config/settings.py).
+BROWSER_ENV = {"ADWATCH_BROWSER_SANDBOX": "off"} if hasattr(os, "geteuid") and os.geteuid() == 0 else {}
+
+
 @cache
 def html_sources_dir() -> str:
     folder = Path(tempfile.mkdtemp(prefix="adwatch-html-sources-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     for name in HTML_SOURCES:
         shutil.copy(ROOT / "config" / "sources" / f"{name}.yaml", folder)
     return str(folder)
@@ -152,7 +159,7 @@ def run_adwatch(*args: str, home: Path, env: dict[str, str] | None = None, check
                 timeout: float = 240) -> subprocess.CompletedProcess[str]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("ADWATCH_") or k.startswith("ADWATCH_TEST")}
     full_env = {**inherited, "ADWATCH_HOME": str(home), "PYTHONWARNINGS": "error",
-                "ADWATCH_SOURCES_DIR": html_sources_dir(), **(env or {})}
+                "ADWATCH_SOURCES_DIR": html_sources_dir(), **BROWSER_ENV, **(env or {})}
     result = subprocess.run([*ADWATCH, *args], capture_output=True, text=True, env=full_env, cwd=ROOT,
                             timeout=timeout)
     if check and result.returncode != 0:

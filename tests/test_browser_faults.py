@@ -17,6 +17,7 @@ from typing import Any
 import psutil
 import pytest
 
+from spiders.browser.chromium import running_as_root
 from tests.browser_env import require_chromium
 from tests.conftest import listing_route, loopback_site, run_adwatch
 
@@ -124,7 +125,7 @@ def test_the_browser_restarts_after_n_pages_and_nothing_is_lost(home: Path) -> N
     with loopback_site(listing_route(pages)) as base:
         run, titles = _crawl(home, base, restart_after_pages=3, pages_per_context=2)
     assert titles == {f"Annons {n}" for n in range(1, 8)}
-    assert run["stats"]["adwatch/browser/restarts/page_count"] >= 2
+    assert run["stats"]["adwatch/browser/restart_page_count"] >= 2
     assert run["stats"]["adwatch/browser/pages_left_open"] == 0
     assert run["status"] == "ok"
 
@@ -144,19 +145,48 @@ def test_a_missing_chromium_fails_the_run_with_one_line(home: Path) -> None:
 
 
 def test_blocked_and_offsite_requests_never_leave_the_browser(home: Path) -> None:
+    """An ad page reaches for another host every way a page can: images, fetch, a beacon, a
+    WebSocket, a popup, an iframe, a worker. The other host (a second server, named "localhost"
+    where the source is "127.0.0.1") must see nothing, and no image is fetched from the site."""
     hits: list[str] = []
+    offsite_hits: list[str] = []
 
     def route(path: str) -> tuple[int, str, bytes]:
         hits.append(path)
         return base_route(path)
 
-    script = ("const i=document.createElement('img');i.src='/pic.jpg';document.body.append(i);"
-              "fetch('http://tracker.invalid/collect').catch(()=>{});")
-    base_route = listing_route({"/ad/1": _ad_page(1, script)})
-    with loopback_site(route) as base:
-        run, titles = _crawl(home, base)
+    def tracker(path: str) -> tuple[int, str, bytes]:
+        offsite_hits.append(path)
+        return 200, "text/html", b"<html><body>tracked</body></html>"
+
+    with loopback_site(tracker) as other:
+        far = other.replace("127.0.0.1", "localhost")
+        script = ("const i=document.createElement('img');i.src='/pic.jpg';document.body.append(i);"
+                  f"fetch('{far}/fetch').catch(()=>{{}});navigator.sendBeacon('{far}/beacon','x');"
+                  f"try{{new WebSocket('{far.replace('http', 'ws')}/ws')}}catch(e){{}}"
+                  f"window.open('{far}/popup');"
+                  f"const f=document.createElement('iframe');f.src='{far}/frame';document.body.append(f);"
+                  f"const o=document.createElement('img');o.src='{far}/pixel.gif';document.body.append(o);")
+        base_route = listing_route({"/ad/1": _ad_page(1, script)})
+        with loopback_site(route) as base:
+            run, titles = _crawl(home, base)
     assert titles == {"Annons 1"}
     assert "/pic.jpg" not in hits
+    assert offsite_hits == []
     assert run["stats"]["adwatch/browser/blocked"] >= 1
     assert run["stats"]["adwatch/browser/offsite_blocked"] >= 1
+    assert run["stats"]["adwatch/browser/pages_left_open"] == 0
 
+
+def test_as_root_the_browser_needs_the_operators_word_to_run_without_its_sandbox(home: Path) -> None:
+    if not running_as_root():
+        pytest.skip("only root cannot use Chromium's sandbox")
+    with loopback_site(listing_route({"/ad/1": _ad_page(1)})) as base:
+        sources = home / "sources"
+        sources.mkdir()
+        (sources / "faulty.yaml").write_text(_source(base))
+        result = run_adwatch("crawl", "faulty", "--json", home=home,
+                             env={"ADWATCH_SOURCES_DIR": str(sources), "ADWATCH_BROWSER_SANDBOX": "on"})
+    run = json.loads(result.stdout)[0]
+    assert run["status"] == "failed" and run["reason"].startswith("browser_sandbox: running as root")
+    assert "ADWATCH_BROWSER_SANDBOX=off" in result.stderr and "Traceback" not in result.stderr

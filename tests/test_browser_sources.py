@@ -131,8 +131,11 @@ def test_the_next_crawl_opens_only_new_ads(crawled: Crawled) -> None:
 def test_robots_txt_is_a_plain_request(crawled: Crawled) -> None:
     # Only pages named in `render` go through Chromium: robots.txt is fetched by Scrapy itself.
     stats = crawled.first["stats"]
-    assert stats["adwatch/browser/pages"] == stats["adwatch/spider/listing_pages"] + stats[
-        "adwatch/spider/detail_pages"] + stats.get("adwatch/spider/http_404", 0)
+    rendered = (stats["adwatch/spider/listing_pages"] + stats["adwatch/spider/detail_pages"]
+                + stats.get("adwatch/spider/http_404", 0)  # and attempts that failed, then tried again:
+                + sum(stats.get(f"adwatch/browser/{e}", 0) for e in ("page_error", "page_timeout", "page_crashed")))
+    assert stats["adwatch/browser/pages"] == rendered
+    assert crawled.hits_after_first["/robots.txt"] == 1
 
 
 def test_load_more_alone_reaches_the_last_ad_and_the_budget_stops_the_rest(tmp_path: Path) -> None:
@@ -151,3 +154,21 @@ def test_load_more_alone_reaches_the_last_ad_and_the_budget_stops_the_rest(tmp_p
     assert stats["adwatch/spider/stopped_paging"] >= 1 and run["removed_ads"] == 0
     assert _stored(home) == {}
     shutil.rmtree(home)
+
+
+@pytest.mark.parametrize(("options", "event"), [
+    ({"scroll": 1, "max_loads": 0}, "listing_limit_reached"),  # the limits cut the listing short
+    ({"scroll": 0, "load_more": None}, "listing_end_missing"),  # nothing more came, but no end-of-list mark
+])
+def test_a_listing_not_loaded_to_its_end_marks_no_ad_removed(tmp_path: Path, options: dict[str, Any],
+                                                              event: str) -> None:
+    require_chromium()
+    sources = _velvet_sources(tmp_path / "sources", page_budget=1, **options)  # the listing page only
+    home = tmp_path / "home"
+    home.mkdir()
+    with DemoSite(seed=7, count=120) as site:
+        run = _crawl(site, home, sources)
+    stats = run["stats"]
+    assert stats[f"adwatch/browser/{event}"] == 1
+    assert stats["adwatch/spider/browser_budget_skipped"] < len(site.js.listed())  # it saw only part
+    assert stats["adwatch/spider/stopped_paging"] >= 1 and run["removed_ads"] == 0

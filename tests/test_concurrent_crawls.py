@@ -12,7 +12,7 @@ import pytest
 from adwatch.demo import DemoSite
 from config.source_schema import load_sources
 from index.sqlite import SqliteStore
-from tests.conftest import ADWATCH, ROOT
+from tests.conftest import ADWATCH, HTML_SOURCES, ROOT
 
 SOURCES_DIR = ROOT / "config" / "sources"
 SOURCE_OF = {"annons": "annonsguiden", "nl": "nightlist"}
@@ -26,7 +26,7 @@ def test_two_crawls_and_a_scheduler_at_once_store_each_ad_once(tmp_path: Path, h
     schedule = tmp_path / "schedule.yaml"
     schedule.write_text("sources:\n  annonsguiden:\n    every: 1h\n  nightlist:\n    every: 1h\n", encoding="utf-8")
     with DemoSite(seed=13, count=150, flaky=False) as site:
-        for path in SOURCES_DIR.glob("*.yaml"):  # the shipped sources, on this test's own demo site
+        for path in (SOURCES_DIR / f"{name}.yaml" for name in HTML_SOURCES):  # on this test's own demo site
             (sources / path.name).write_text(path.read_text(encoding="utf-8").replace(
                 "http://127.0.0.1:8765", site.base_url), encoding="utf-8")
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("ADWATCH_")}, "ADWATCH_HOME": str(home),

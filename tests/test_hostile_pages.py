@@ -18,7 +18,7 @@ from adwatch.demo import DemoSite
 from index.sqlite import SqliteStore
 from pipelines.textclean import Caps, html_to_text, normalize_fields, normalize_safely
 from spiders.deep_nesting import depth_of, flatten
-from tests.conftest import ADWATCH, ROOT, listing_route, loopback_site, run_adwatch
+from tests.conftest import ADWATCH, BROWSER_ENV, ROOT, listing_route, loopback_site, run_adwatch
 
 SOURCE = """
 name: hostile
@@ -204,7 +204,8 @@ def _process_tree(pid: int) -> list[int]:
 
 def test_a_crawl_opens_no_listening_socket(demo_site: DemoSite, home: Path) -> None:
     base = demo_site.base_url
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ADWATCH_")}, "ADWATCH_HOME": str(home)}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ADWATCH_")}, "ADWATCH_HOME": str(home),
+           **BROWSER_ENV}
     crawl = subprocess.Popen([*ADWATCH, "crawl", "--all", "--base-url", base], cwd=ROOT, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seen: set[str] = set()

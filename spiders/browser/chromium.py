@@ -46,26 +46,47 @@ def find_chromium(configured: str | None) -> str:
                           "or set ADWATCH_CHROMIUM_PATH")
 
 
-def launch_options(executable: str) -> dict[str, object]:
-    """Playwright's launch options for the system Chromium."""
+def running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+# Where the browser sends what it must not fetch: a closed port on this machine, so the request
+# fails at once (see launch_options).
+_NOWHERE = "http://127.0.0.1:9"
+
+
+def launch_options(executable: str, allowed_domains: list[str], sandbox: bool = True) -> dict[str, object]:
+    """Playwright's launch options for the system Chromium.
+
+    ``allowed_domains`` fences the browser in: every connection to another host — a popup, a
+    WebSocket, a worker, a beacon, an image, by name or by IP — goes to a proxy that does not
+    exist and fails; only the source's hosts (and their subdomains) are reached directly.
+    Loopback is fenced like any other host (``<-loopback>``), so a page cannot reach services on
+    the crawling machine unless the source itself is there. ``sandbox`` False runs Chromium
+    without its sandbox (it cannot start it as root; the spider refuses that unless the
+    operator set ADWATCH_BROWSER_SANDBOX off)."""
     args = ["--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
             "--disable-gpu", "--no-first-run", "--no-default-browser-check",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--metrics-recording-only", "--mute-audio"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        # Chromium refuses to start its sandbox as root; the warning is logged by the handler.
+            "--metrics-recording-only", "--mute-audio",
+            "--block-new-web-contents",  # no popups or new windows
+            "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"]  # WebRTC cannot go around the fence
+    if allowed_domains:
+        direct = [entry for domain in allowed_domains for entry in (domain, f"*.{domain}")]
+        args += [f"--proxy-server={_NOWHERE}", "--proxy-bypass-list=" + ";".join(["<-loopback>", *direct])]
+    if not sandbox:
         args.append("--no-sandbox")
     return {"executable_path": executable, "headless": True, "args": args,
             "handle_sigint": False, "handle_sigterm": False}  # Scrapy decides when the crawl stops
 
 
 def _apt_install(apt: str, packages: tuple[str, ...]) -> None:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    quiet = ["env", "DEBIAN_FRONTEND=noninteractive", apt]  # no questions asked, whatever the terminal
     for package in packages:  # one at a time: an older Debian has no headless shell
-        command = [apt, "install", "-y", "--no-install-recommends", package]
-        if subprocess.run(command, env=env, check=False).returncode != 0:  # stale package lists
-            subprocess.run([apt, "update"], env=env, check=False)
-            subprocess.run(command, env=env, check=False)
+        command = [*quiet, "install", "-y", "--no-install-recommends", package]
+        if subprocess.run(command, check=False).returncode != 0:  # stale package lists
+            subprocess.run([*quiet, "update"], check=False)
+            subprocess.run(command, check=False)
 
 
 def ensure_installed(configured: str | None = None) -> int:
@@ -73,7 +94,7 @@ def ensure_installed(configured: str | None = None) -> int:
     and we may (root, apt); else say how. Returns 0 when a Chromium is there afterwards, 1 when
     not (HTML and feed sources still work without one)."""
     apt = shutil.which("apt-get")
-    may_install = bool(apt) and hasattr(os, "geteuid") and os.geteuid() == 0
+    may_install = bool(apt) and running_as_root()
     try:
         found = find_chromium(configured)
     except ChromiumMissing as exc:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import weakref
 from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +38,7 @@ from scrapy.http import Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
 from config.source_kinds import BrowserOptions
-from spiders.browser.assets import CACHED_TYPES, AssetCache, cache_seconds
+from spiders.browser.assets import CACHED_TYPES, MAX_ASSET_BYTES, AssetCache, cache_seconds
 from spiders.browser.chromium import ChromiumMissing, find_chromium, launch_options
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,10 @@ DEFAULT_CONTEXT = "default"
 
 class PageTimeout(Exception):
     """A browser page did not finish (load, scroll, clicks) within its deadline."""
+
+
+class PageTooLarge(IgnoreRequest):
+    """A rendered page larger than DOWNLOAD_MAXSIZE."""
 
 
 class BudgetReached(IgnoreRequest):
@@ -92,7 +97,10 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             executable = find_chromium(crawler.settings.get("ADWATCH_CHROMIUM_PATH"))
         except ChromiumMissing:  # the spider closes the crawl with the reason before any page
             executable = "chromium"
-        self.config.launch_options = launch_options(executable)
+        sandbox = crawler.settings.getbool("ADWATCH_BROWSER_SANDBOX")
+        self.config.launch_options = launch_options(executable, self.allowed_domains, sandbox=sandbox)
+        self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        self._closed = False
         self.config.restart_disconnected_browser = True
         self.abort_request = self._should_abort
         self._gate = asyncio.Event()  # cleared while the browser restarts: new pages wait
@@ -101,14 +109,32 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         self.assets = AssetCache()
         self._idle: dict[str, list[Page]] = {}  # context → pages ready for its next request
         self._uses: dict[int, int] = {}  # id of an idle page → requests it has served
+        self._crashed: set[int] = set()  # ids of pages whose renderer crashed
         self._rendering = 0
         self._pages_since_launch = 0
         self._budget_used = 0
         self._restart_due: str | None = None
         self._peak_mib = 0.0
-        if "--no-sandbox" in self.config.launch_options.get("args", []):
-            logger.warning("browser: running as root, so Chromium runs without its sandbox; "
-                           "run crawls as an unprivileged user to keep it")
+        if not sandbox:
+            logger.warning("browser: Chromium runs without its sandbox (ADWATCH_BROWSER_SANDBOX off); "
+                           "pages are untrusted: keep this for synthetic sites, or crawl as an unprivileged user")
+
+    # One handler (one browser, one budget, one memory watch) for all of a crawler's schemes:
+    # Scrapy builds a handler per scheme, and http and https would otherwise get a browser each.
+    _per_crawler: weakref.WeakKeyDictionary[Crawler, BrowserDownloadHandler] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> BrowserDownloadHandler:
+        handler = cls._per_crawler.get(crawler)
+        if handler is None:
+            handler = cls._per_crawler[crawler] = cls(crawler)
+        return handler
+
+    async def close(self) -> None:
+        if self._closed:  # the same handler serves http and https: closed once
+            return
+        self._closed = True
+        await super().close()
 
     # -- what the browser may fetch ------------------------------------------------
 
@@ -129,7 +155,15 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         page = await super()._create_page(request=request, spider=spider)
         self._open[id(request)] = page
         page.on("response", self._remember_asset)
+        page.on("crash", lambda crashed: self._crashed.add(id(crashed)))
+        page.on("popup", self._close_popup)
         return page
+
+    async def _close_popup(self, popup: Page) -> None:
+        # Chromium is started with --block-new-web-contents; a popup that still opens is closed.
+        self.stats.inc_value("adwatch/browser/popup_closed")
+        with suppress(PlaywrightError):
+            await popup.close(run_before_unload=False)
 
     # -- the site's cacheable scripts and stylesheets, served from memory (assets.py) ---------
 
@@ -138,10 +172,11 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         if request.resource_type not in CACHED_TYPES or self.assets.get(request.url) is not None:
             return
         try:
-            if not cache_seconds((await response.all_headers()).get("cache-control")):
+            headers = await response.all_headers()
+            length = headers.get("content-length", "")
+            if not cache_seconds(headers.get("cache-control")) or (length.isdigit() and int(length) > MAX_ASSET_BYTES):
                 return
             body = await response.body()
-            headers = await response.all_headers()
         except PlaywrightError:  # the page moved on or closed: the next page offers it again
             return
         if self.assets.offer(request.url, request.method, request.resource_type, response.status, headers, body):
@@ -179,6 +214,11 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         try:
             response = await asyncio.wait_for(super()._download_request(request, spider),
                                               timeout=self.opts.page_seconds())
+            if self.max_size and len(response.body) > self.max_size:
+                # A DOM a script blew up: refused like any page above DOWNLOAD_MAXSIZE.
+                self.stats.inc_value("adwatch/browser/page_too_large")
+                raise PageTooLarge(f"the rendered page has {len(response.body)} bytes, "
+                                   f"more than DOWNLOAD_MAXSIZE ({self.max_size})")
             rendered = True
             _server_latency_for_autothrottle(request)
             return response
@@ -214,6 +254,17 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
                 keep = False  # one page at most goes back
             else:
                 await self._close_page(page)
+                self._settle_crashed(page, context)
+
+    def _settle_crashed(self, page: Page, context: str) -> None:
+        """scrapy-playwright frees a page's slot in its context both when it crashes and when it
+        is closed; a crashed page we close would free two. The second is taken back here."""
+        if id(page) not in self._crashed:
+            return
+        self._crashed.discard(id(page))
+        wrapper = self.context_wrappers.get(context)
+        if wrapper is not None and not wrapper.semaphore.locked():
+            wrapper.semaphore._value -= 1  # asyncio.Semaphore has no non-blocking acquire
 
     def _idle_count(self) -> int:
         return sum(len(pages) for pages in self._idle.values())
@@ -255,7 +306,7 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
     async def _restart(self) -> None:
         reason, self._restart_due = self._restart_due, None
         try:
-            self.stats.inc_value(f"adwatch/browser/restarts/{reason}")
+            self.stats.inc_value(f"adwatch/browser/restart_{reason}")
             await self._close_idle()
             with suppress(PlaywrightError, TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*[w.context.close() for w in self.context_wrappers.values()],

@@ -78,22 +78,37 @@ async def prepare_listing(page: Page, opts: BrowserOptions, timeout_ms: float,
     if opts.wait_for:
         await page.wait_for_selector(opts.wait_for, state="attached", timeout=timeout_ms)
     scrolls = presses = 0
-    while scrolls < opts.scroll or (opts.load_more and presses < opts.max_loads):
+    at_end = False  # a scroll or press brought nothing more
+    while not at_end:
+        can_scroll = scrolls < opts.scroll
+        can_press = bool(opts.load_more) and presses < opts.max_loads
+        if not (can_scroll or can_press):
+            break  # the limits: the listing may hold more than this crawl saw
         before = await page.evaluate(_SIZE)
-        if scrolls < opts.scroll:
+        if can_scroll:
             scrolls += 1
             await page.evaluate(_TO_BOTTOM)
             if await _grew(page, before, opts.settle_ms):
                 _stat(stats, "scroll_loads")
                 continue
-        if opts.load_more and presses < opts.max_loads and await _press_load_more(page, opts.load_more):
+        if can_press and opts.load_more and await _press_load_more(page, opts.load_more):
             presses += 1
             if await _grew(page, before, opts.settle_ms):
                 _stat(stats, "load_more_presses")
                 continue
-        break  # neither a scroll nor a press brought anything: the end of the listing
-    if scrolls >= opts.scroll and opts.scroll and presses >= opts.max_loads:
+        at_end = True
+    complete = at_end or not (opts.scroll or opts.load_more)
+    if not complete:
         _stat(stats, "listing_limit_reached")
+    if complete and opts.listing_end and not await page.query_selector(opts.listing_end):
+        complete = False  # nothing more came in settle_ms, but the site does not say it is the end
+        _stat(stats, "listing_end_missing")
+    if not complete:
+        # The ads this listing did not load were not seen: the walk is not complete, and no ad
+        # counts as removed this crawl (pipelines/crawlrun.py).
+        if stats is not None:
+            stats.inc_value("adwatch/spider/stopped_paging")
+        logger.warning("browser: the listing %s may hold more ads than were loaded", page.url)
     return latency
 
 

@@ -21,7 +21,7 @@ from scrapy.settings.default_settings import RETRY_EXCEPTIONS
 from twisted.python.failure import Failure
 
 from config.source_kinds import BrowserOptions
-from spiders.browser.chromium import ChromiumMissing, find_chromium
+from spiders.browser.chromium import ChromiumMissing, find_chromium, running_as_root
 from spiders.browser.handler import BudgetReached
 from spiders.browser.interact import detail_methods, listing_methods
 from spiders.classifieds import SourceSpider
@@ -74,6 +74,11 @@ class BrowserSourceSpider(SourceSpider):
         except ChromiumMissing as exc:
             logger.error("%s: %s", self.src.name, exc)
             raise CloseSpider(f"browser_missing: {exc}") from None
+        if running_as_root() and self.settings.getbool("ADWATCH_BROWSER_SANDBOX"):
+            reason = ("running as root, where Chromium cannot use its sandbox: crawl as an unprivileged user, "
+                      "or set ADWATCH_BROWSER_SANDBOX=off to accept untrusted pages in an unsandboxed browser")
+            logger.error("%s: %s", self.src.name, reason)
+            raise CloseSpider(f"browser_sandbox: {reason}")
         async for request in super().start():
             yield request
 

@@ -21,6 +21,8 @@ import feedparser
 from bs4 import BeautifulSoup
 from parsel import Selector
 
+from spiders.deep_nesting import depth_of, flatten
+
 ChannelState = Literal["posts", "private", "gone"]
 
 TITLE_CHARS = 80
@@ -30,6 +32,12 @@ _PRIVATE = re.compile(r"\bprivate\b|privat", re.IGNORECASE)
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _ID_CHARS = re.compile(r"^[\x21-\x7e]{1,200}$")  # a guid usable as a site id: short, printable, no spaces
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_BLOCK = re.compile(r"</?(?:p|div|li)\b[^>]{0,2000}>", re.IGNORECASE)  # a line break before each
+# The HTML of one post or entry read at most (ten times the text an ad keeps, ADWATCH_MAX_TEXT_CHARS'
+# default): the rest of a giant entry is dropped before parsing, its text would be cut anyway.
+MAX_FRAGMENT_CHARS = 200_000
+FRAGMENT_DEPTH = 200  # no post is written deeper; a deeper one is flattened (spiders/deep_nesting.py)
 
 
 @dataclass
@@ -49,16 +57,21 @@ class PostRecord:
 
 
 def html_fragment_text(fragment: str, base_url: str) -> tuple[str, list[str]]:
-    """The readable text of an HTML fragment (line breaks kept) and the links it holds."""
+    """The readable text of an HTML fragment (line breaks kept) and the links it holds.
+
+    Linear in the fragment, however deep its nesting: the line breaks of <br> and of block
+    elements are put into the markup before parsing (inserting them into the parsed tree
+    costs a walk per block, hours for a hostile entry), and the fragment is capped first."""
+    fragment = fragment[:MAX_FRAGMENT_CHARS]
+    if depth_of(fragment) > FRAGMENT_DEPTH:  # the parser is slow on deep nesting: tags below go, text stays
+        fragment = flatten(fragment, keep=FRAGMENT_DEPTH)
+    fragment = _BREAK.sub("\n", fragment)
+    fragment = _BLOCK.sub(lambda m: "\n" + m.group(0), fragment)
     # Wrapped: a fragment that is only a URL or starts like an XML file is still a fragment (and
     # bs4 does not warn about it, which would be an error under PYTHONWARNINGS=error).
     soup = BeautifulSoup(f"<div>{fragment}</div>", "html.parser")
     for dead in soup(["script", "style", "template"]):
         dead.decompose()
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for block in soup.find_all(["p", "div", "li"]):
-        block.insert_after("\n")
     links: list[str] = []
     for anchor in soup.find_all("a", href=True):
         href = str(anchor.get("href") or "").strip()
@@ -137,9 +150,9 @@ def parse_when(value: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
+    except (ValueError, OverflowError):  # "0001-01-01T00:00+05:00" overflows when moved to UTC
         return None
-    return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
 
 
 # -- RSS and Atom --------------------------------------------------------------------
