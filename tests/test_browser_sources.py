@@ -87,6 +87,7 @@ def test_infinite_scroll_reaches_the_last_ad(crawled: Crawled) -> None:
     assert crawled.first_ids == {f"velvet:{n}" for n in crawled.up_at_first}
     assert crawled.first["stats"]["adwatch/browser/scroll_loads"] >= 2
     assert crawled.first["status"] == "ok"
+    assert "adwatch/spider/stopped_paging" not in crawled.first["stats"]  # its end-of-list mark was seen
 
 
 def test_numbers_behind_the_button_are_extracted(crawled: Crawled) -> None:
