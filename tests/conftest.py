@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from adwatch.demo.server import DemoSite
 from index.sqlite import SqliteStore
@@ -155,11 +156,23 @@ def html_sources_dir() -> str:
     return str(folder)
 
 
+@cache
+def html_schedule() -> str:
+    """The shipped schedule of those two sources (the full one names sources not in their folder)."""
+    shipped = yaml.safe_load((ROOT / "config" / "schedule.yaml").read_text(encoding="utf-8"))
+    shipped["sources"] = {name: shipped["sources"][name] for name in HTML_SOURCES}
+    path = Path(html_sources_dir()).parent / f"{Path(html_sources_dir()).name}-schedule.yaml"
+    atexit.register(lambda: path.unlink(missing_ok=True))
+    path.write_text(yaml.safe_dump(shipped, allow_unicode=True), encoding="utf-8")
+    return str(path)
+
+
 def run_adwatch(*args: str, home: Path, env: dict[str, str] | None = None, check: bool = False,
                 timeout: float = 240) -> subprocess.CompletedProcess[str]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("ADWATCH_") or k.startswith("ADWATCH_TEST")}
     full_env = {**inherited, "ADWATCH_HOME": str(home), "PYTHONWARNINGS": "error",
-                "ADWATCH_SOURCES_DIR": html_sources_dir(), **BROWSER_ENV, **(env or {})}
+                "ADWATCH_SOURCES_DIR": html_sources_dir(), "ADWATCH_SCHEDULE": html_schedule(), **BROWSER_ENV,
+                **(env or {})}
     result = subprocess.run([*ADWATCH, *args], capture_output=True, text=True, env=full_env, cwd=ROOT,
                             timeout=timeout)
     if check and result.returncode != 0:
