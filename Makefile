@@ -26,7 +26,7 @@ chromium: $(STAMP)
 NO_SANDBOX_AS_ROOT := $(if $(filter 0,$(shell id -u)),ADWATCH_BROWSER_SANDBOX=off)
 
 demo: setup
-	$(NO_SANDBOX_AS_ROOT) $(BIN)/adwatch demo --no-serve
+	$(NO_SANDBOX_AS_ROOT) $(BIN)/adwatch demo
 
 # A real Elasticsearch node around the suite (started if none is reachable, stopped after
 # if this run started it); without Java and Maven its tests are skipped, loudly.

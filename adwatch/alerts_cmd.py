@@ -38,16 +38,9 @@ def _engine(store: Store) -> AlertEngine:
 
 
 def _since(value: str | None) -> str | None:
-    from adwatch.core.clock import iso
-    from adwatch.lookup import moment
+    from adwatch.lookup import since_or_exit
 
-    if value is None:
-        return None
-    try:
-        return iso(moment("--since", value))
-    except ValueError as exc:
-        fail(str(exc))
-        raise typer.Exit(2) from None
+    return since_or_exit(value)
 
 
 def deliveries_text(alert: dict[str, Any]) -> str:

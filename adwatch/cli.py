@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from adwatch.alerts_cmd import alerts_app
+from adwatch.audit_cmd import audit_app
 from adwatch.highways_cmd import highways_app
 from adwatch.index_cmd import index_app
 from adwatch.lookup import EARTH_HALF_KM, SQLITE_INT_MAX, within
@@ -30,9 +31,11 @@ from adwatch.output import (
     visible,
 )
 from adwatch.schedule_cmd import schedule_app
+from adwatch.serve_cmd import serve
 from adwatch.settings import load_settings, override_for_this_run
 from adwatch.store_access import open_store_or_exit as _open_store
 from adwatch.trends_cmd import trends
+from adwatch.users_cmd import users_app
 
 if TYPE_CHECKING:
     pass
@@ -46,6 +49,9 @@ app.command("trends")(trends)
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(highways_app, name="highways")
 app.add_typer(alerts_app, name="alerts")
+app.command("serve")(serve)
+app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]
 StoreOpt = Annotated[str | None, typer.Option(
@@ -389,7 +395,8 @@ def demo_site(port: Annotated[int, typer.Option(callback=within(0, 65535), help=
 
 
 @app.command()
-def demo(serve: Annotated[bool, typer.Option(help="Keep serving the demo site when done.")] = True,
+def demo(serve: Annotated[bool, typer.Option(help="Serve the web UI on the demo data when done (Ctrl-C stops it).")]
+         = True,
          port: Annotated[int, typer.Option(callback=within(0, 65535), help="Demo site port; 0 picks a free one.")] = 0,
          seed: Annotated[int, typer.Option()] = 7) -> None:
     """The whole pipeline on the bundled demo site: crawl, enrich, index, summary, searches."""

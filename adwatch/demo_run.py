@@ -135,6 +135,48 @@ def _alerts(store: Store, settings: Settings) -> None:
     out.print(f"delivered to the log and to {home}/alerts.jsonl; 'adwatch alerts ack ID' marks one seen")
 
 
+def demo_logins(settings: Settings) -> dict[str, str]:
+    """An analyst and an admin for the demo, each with a fresh random password (printed once)."""
+    import secrets
+
+    from adwatch.web.accounts import Accounts
+
+    logins: dict[str, str] = {}
+    with Accounts.from_settings(settings) as accounts:
+        for name, role in (("demo", "analyst"), ("demo-admin", "admin")):
+            password = secrets.token_urlsafe(12)
+            if accounts.get_user(name) is None:
+                accounts.add_user(name, role, password)
+            else:
+                accounts.enable(name)
+                accounts.set_password(name, password)
+            logins[name] = password
+    return logins
+
+
+def _serve_ui(settings: Settings, site_url: str) -> None:
+    """The web UI on the demo data until Ctrl-C (the demo site keeps running for the ads' links)."""
+    from adwatch.serve_cmd import build_app, run_server
+
+    if not _port_free(int(settings.getint("ADWATCH_WEB_PORT"))):
+        settings.set("ADWATCH_WEB_PORT", _free_port(), priority="cmdline")
+    app, config = build_app(settings)
+    logins = demo_logins(settings)
+    out.print(f"\n[bold]The web UI:[/bold] {config.base_url}  (API {config.base_url}/api/v1)")
+    for name, password in logins.items():
+        out.print(f"  log in as [bold]{name}[/bold] / {password}", highlight=False)
+    err.print(f"demo site still on {site_url}; Ctrl-C stops both", markup=False)
+    run_server(app, config)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def run_demo(port: int = 0, seed: int = 7, serve: bool = True) -> int:
     from adwatch.crawling import run_crawls
     from adwatch.demo.server import DemoSite
@@ -173,11 +215,6 @@ def run_demo(port: int = 0, seed: int = 7, serve: bool = True) -> int:
         store.close()
     failed = [run for run in runs if run["status"] != "ok"]
     if serve:
-        err.print(f"demo site still on {base_url}; try 'adwatch search …' in another shell. Ctrl-C stops it.")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        _serve_ui(settings, base_url)
     site.stop()
     return 1 if failed else 0

@@ -59,6 +59,17 @@ def moment(option: str, value: str) -> datetime:
     return when
 
 
+def since_or_exit(value: str | None, option: str = "--since") -> str | None:
+    """A command's --since as a stored timestamp (ISO, UTC), or one line on stderr and exit 2."""
+    if value is None:
+        return None
+    try:
+        return iso(moment(option, value))
+    except ValueError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from None
+
+
 def _places(country: str) -> Gazetteer:
     from geo.gazetteer import gazetteer
 

@@ -11,30 +11,37 @@ index, and alerting on all of them would bury the ones that matter.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from adwatch.output import visible
 from alerts import rules
 from alerts.delivery import DeliveryReport, Dispatcher
-from alerts.model import with_channels
+from alerts.model import alert, saved_search_key, with_channels
 from alerts.notifiers import build_notifiers
 from config.alerts_schema import (
     AlertsConfig,
     NewNumberInTown,
     NewNumberNearHighway,
     NumberMovesAlongHighway,
+    SavedSearch,
     load_alerts,
 )
 from config.source_schema import SourceProblem
 from geo.gazetteer import gazetteer
 from geo.highways import Road, roads
-from index.store import Store
+from index.query import SearchQuery
+from index.store import Store, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 _FINISHED = ("ok", "partial")
+_REPLAY_PAGE = 500  # ads per search request when a saved search is replayed over a period
+_REPLAY_MAX = 10_000  # Elasticsearch's result window: a saved search that broad is a search, not an alert
+_IDS_PER_SEARCH = 1000  # ads of a batch per search request (a replayed spool may hold big batches)
 
 
 def load_config(path: str | Path, region: str, highways: str | None = None,
@@ -160,6 +167,8 @@ class AlertEngine:
                         if ad["id"] in batch and not self.in_baseline(ad.get("source"), ad.get("first_seen_at")):
                             found += self._new_number(phone, ad, episode=day)
                 found += self._moves(phone, every)
+        if self._saved_rules() and batch:
+            found += self._saved_search_alerts(ids=list(batch))
         return found
 
     def evaluate_since(self, since: str) -> list[dict[str, Any]]:
@@ -176,7 +185,67 @@ class AlertEngine:
                     if day >= since[:10] and not self.in_baseline(ad.get("source"), ad["first_seen_at"]):
                         found += self._new_number(phone, ad, episode=day)
                 found += self._moves(phone, history)
+        if self._saved_rules():
+            found += self._saved_search_alerts(since=since)
         return found
+
+    # --- saved searches -------------------------------------------------------------
+    def _saved_rules(self) -> dict[str, SavedSearch]:
+        return {name: rule for name, rule in self.config.active_rules().items() if isinstance(rule, SavedSearch)}
+
+    def _saved_search_alerts(self, ids: list[str] | None = None, since: str | None = None) -> list[dict[str, Any]]:
+        """One alert per (rule, saved search, matching ad): among the ads ``ids`` (a written batch),
+        or among the ads dated since ``since`` (replay; dated as search dates them: posted, else
+        first seen). The key holds rule, search and ad, so real time and replay raise it once.
+        A saved search that no longer parses, or whose search fails, is logged and skipped; a
+        store that cannot answer (StoreUnavailable) stops the check so the batch is checked again."""
+        rules_ = self._saved_rules()
+        found: list[dict[str, Any]] = []
+        searches = self.store.saved_searches()
+        if searches:
+            self.store.refresh()  # Elasticsearch: what was just written, visible to searches
+        for saved in searches:
+            try:
+                hits = self._saved_hits(saved, ids, since)
+            except StoreUnavailable:
+                raise
+            except Exception as exc:
+                logger.error("alerts: saved search %s skipped: %s", _named(saved),
+                             visible(" ".join(str(exc).split())[:300] or type(exc).__name__, layout=False))
+                continue
+            for ad in hits:
+                for name, rule in rules_.items():
+                    if float(ad.get("indicator_score") or 0) >= rule.min_score:
+                        found.append(_saved_search_alert(name, saved, ad))
+        return found
+
+    def _saved_hits(self, saved: dict[str, Any], ids: list[str] | None, since: str | None) -> list[dict[str, Any]]:
+        """The ads the saved search matches among those of the batch (``ids``) or since ``since``."""
+        query = SearchQuery.from_dict(dict(saved.get("query") or {}))
+        if ids is not None:
+            allowed = set(query.ids)
+            wanted = [i for i in ids if i in allowed] if allowed else ids
+            found: list[dict[str, Any]] = []
+            for start in range(0, len(wanted), _IDS_PER_SEARCH):
+                chunk = wanted[start : start + _IDS_PER_SEARCH]
+                found += self.store.search(dataclasses.replace(
+                    query, ids=chunk, limit=len(chunk), offset=0, facets=False)).hits
+            return found
+        begin = rules._moment(since) if since else None
+        own = query.since.replace(tzinfo=query.since.tzinfo or UTC) if query.since else None
+        if begin is not None and (own is None or own < begin):
+            query = dataclasses.replace(query, since=begin)
+        hits: list[dict[str, Any]] = []
+        while len(hits) < _REPLAY_MAX:  # every page: a replay over a month may match more than one holds
+            page = self.store.search(dataclasses.replace(
+                query, limit=min(_REPLAY_PAGE, _REPLAY_MAX - len(hits)), offset=len(hits), facets=False,
+                sort="newest"))
+            hits += page.hits
+            if not page.hits or len(hits) >= page.total:
+                return hits
+        logger.error("alerts: saved search %s matches more than %d ads since %s; the newest %d are checked",
+                     _named(saved), _REPLAY_MAX, since, _REPLAY_MAX)
+        return hits
 
     # --- storing and sending -------------------------------------------------------
     def store_alerts(self, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -195,3 +264,16 @@ class AlertEngine:
         created = self.store_alerts(self.evaluate_written(ads, new_phones))
         self.deliver(created, patient=False)
         return created
+
+
+def _saved_search_alert(rule: str, saved: dict[str, Any], ad: dict[str, Any]) -> dict[str, Any]:
+    phones = ad.get("phones") or []
+    return alert(rule, "saved_search", str(phones[0]) if phones else "", ad, town=ad.get("town"),
+                 road=ad.get("road"), km=ad.get("road_km"), key=saved_search_key(rule, saved["id"], ad["id"]),
+                 details={"search_id": saved["id"], "search_name": saved.get("name"), "owner": saved.get("owner"),
+                          "first_seen": ad.get("first_seen_at"), "score": ad.get("indicator_score") or 0.0})
+
+
+def _named(saved: dict[str, Any]) -> str:
+    """A saved search in a log line: its id and owner (never the name: the analyst's text, maybe sensitive)."""
+    return f"{saved.get('id')} ({visible(saved.get('owner'), layout=False)})"

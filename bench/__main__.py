@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import browser_bench, crawl_bench, index_bench, nlp_bench
+from bench import browser_bench, crawl_bench, index_bench, nlp_bench, web_bench
 
 
 def main(argv: list[str]) -> int:
@@ -17,6 +17,8 @@ def main(argv: list[str]) -> int:
     print(index_bench.report(results["index"]), file=sys.stderr)
     results["browser"] = browser_bench.run()
     print(browser_bench.report(results["browser"]), file=sys.stderr)
+    results["web"] = web_bench.run()
+    print(web_bench.report(results["web"]), file=sys.stderr)
     if "--json" in argv:
         print(json.dumps(results))
     return 0

@@ -16,6 +16,8 @@
       watched-towns:
         type: new_number_in_town
         towns: [Jönköping, Skövde]
+      saved-searches:
+        type: saved_search          # the analysts' saved searches, on every written batch; optional min_score
     channels:
       log: {type: log}
       file: {type: file, path: alerts.jsonl}            # inside ADWATCH_HOME (relative: relative to it)
@@ -82,7 +84,16 @@ class NewNumberInTown(_Rule):
     min_score: float = Field(default=0.0, ge=0)
 
 
-Rule = Annotated[NewNumberNearHighway | NumberMovesAlongHighway | NewNumberInTown, Field(discriminator="type")]
+class SavedSearch(_Rule):
+    """Every saved search of the store (the web UI's "save this search"), checked against each
+    written batch: one alert per search and matching ad."""
+
+    type: Literal["saved_search"]
+    min_score: float = Field(default=0.0, ge=0)
+
+
+AnyRule = NewNumberNearHighway | NumberMovesAlongHighway | NewNumberInTown | SavedSearch
+Rule = Annotated[AnyRule, Field(discriminator="type")]
 
 
 class LogChannel(_Strict):
@@ -190,7 +201,7 @@ class AlertsConfig(_Strict):
     rules: dict[str, Rule] = {}
     channels: dict[str, Channel] = {}
 
-    def active_rules(self) -> dict[str, NewNumberNearHighway | NumberMovesAlongHighway | NewNumberInTown]:
+    def active_rules(self) -> dict[str, AnyRule]:
         return {name: rule for name, rule in self.rules.items() if rule.enabled}
 
     def channels_of(self, rule: str) -> list[str]:
@@ -218,8 +229,8 @@ def _problems(file: str, prefix: list[str], exc: ValidationError) -> list[Source
     return out
 
 
-_TAGS = {"new_number_near_highway", "number_moves_along_highway", "new_number_in_town", "log", "file", "webhook",
-         "email"}
+_TAGS = {"new_number_near_highway", "number_moves_along_highway", "new_number_in_town", "saved_search", "log",
+         "file", "webhook", "email"}
 
 
 def _known(values: list[str], known: set[str] | None, what: str, folded: bool = False) -> str | None:

@@ -78,6 +78,21 @@ def _region(raw: str) -> str:
     return region
 
 
+def _port(raw: str) -> int:
+    value = _count(1)(raw)
+    if value > 65535:
+        raise ValueError("expected a TCP port, 1 to 65535")
+    return value
+
+
+def _duration(raw: str) -> str:
+    from adwatch.core.durations import parse_duration
+
+    if parse_duration(raw).total_seconds() <= 0:  # its ValueError says what is wrong otherwise
+        raise ValueError("expected a duration longer than 0")
+    return raw
+
+
 def _moment(raw: str) -> str:
     from adwatch.core.clock import parse_since
 
@@ -104,6 +119,16 @@ ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "ADWATCH_STAGE_WORKER": _switch,
     "ADWATCH_CHROMIUM_PATH": _text,
     "ADWATCH_BROWSER_SANDBOX": _switch,
+    "ADWATCH_WEB_HOST": _text,
+    "ADWATCH_WEB_PORT": _port,
+    "ADWATCH_WEB_TLS_CERT": _text,
+    "ADWATCH_WEB_TLS_KEY": _text,
+    "ADWATCH_WEB_ACCOUNTS": _text,
+    "ADWATCH_WEB_SESSION_TTL": _duration,
+    "ADWATCH_WEB_SESSION_IDLE": _duration,
+    "ADWATCH_WEB_LOGIN_ATTEMPTS": _count(1),
+    "ADWATCH_WEB_LOGIN_WINDOW": _duration,
+    "ADWATCH_WEB_FETCH_IMAGES": _switch,
 }
 # An empty value means "not set" (``ADWATCH_HOME= adwatch …`` uses the declared default),
 # except here, where empty is a value of its own: no alerts file, alerts off.

@@ -57,6 +57,26 @@ ADWATCH_DEFAULT_REGION = "SE"
 ADWATCH_SEARCH_MAX_CHARS = 1_000
 ADWATCH_SEARCH_MAX_TERMS = 64
 
+# --- adwatch: web UI and REST API (adwatch serve) --------------------------------
+# Where the server listens: loopback by default; another address exposes sensitive data, so
+# serve it over TLS (both files set) or behind a TLS proxy on the same host.
+ADWATCH_WEB_HOST = "127.0.0.1"
+ADWATCH_WEB_PORT = 8000
+# PEM certificate and key: with both set the server speaks HTTPS and cookies are Secure.
+ADWATCH_WEB_TLS_CERT: str | None = None
+ADWATCH_WEB_TLS_KEY: str | None = None
+# Accounts, API tokens and sessions (SQLite, 0600); "" → ADWATCH_HOME/web/accounts.db.
+ADWATCH_WEB_ACCOUNTS = ""
+# A session ends this long after login, or after this long without a request (durations).
+ADWATCH_WEB_SESSION_TTL = "12h"
+ADWATCH_WEB_SESSION_IDLE = "1h"
+# Failed logins allowed per user name and per client address within the window, then refused.
+ADWATCH_WEB_LOGIN_ATTEMPTS = 5
+ADWATCH_WEB_LOGIN_WINDOW = "15min"
+# Show ads' photos: the server fetches them from the source's own site (its allowed_domains),
+# never the analyst's browser. Off: the pages list the photos' addresses only.
+ADWATCH_WEB_FETCH_IMAGES = True
+
 # --- adwatch: pipeline behaviour ------------------------------------------------
 # Ads written to the store per transaction; a crash loses at most one unflushed batch,
 # which the next crawl fetches again because it was never indexed.

@@ -13,6 +13,7 @@ from adwatch.core.clock import iso
 from index.es_schema import search_words
 from index.fts import Term, parse_terms, searchable_terms
 from index.query import SearchQuery
+from index.query_lists import values
 
 FACET_LIMIT = 25
 _TITLE_BOOST = 5.0  # as the SQLite store's bm25 column weights
@@ -51,14 +52,16 @@ def text_clauses(text: str, analyzer: str = "standard") -> tuple[list[dict[str, 
 
 def filters(query: SearchQuery) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    if query.ids:
+        out.append({"terms": {"id": values("ids", query.ids)}})
     if query.phone:
         out.append({"term": {"phones": query.phone}})
-    if query.towns:
-        out.append({"terms": {"town_names": query.towns}})
-    if query.sources:
-        out.append({"terms": {"source": query.sources}})
-    if query.categories:
-        out.append({"terms": {"categories": query.categories}})
+    # Each list as ``values`` gives it to the SQLite store too: the same cap, the same matches.
+    for name, field, given in (("towns", "town_names", query.towns), ("primary towns", "town", query.primary_towns),
+                               ("counties", "county", query.counties), ("languages", "language", query.languages),
+                               ("sources", "source", query.sources), ("categories", "categories", query.categories)):
+        if given:
+            out.append({"terms": {field: values(name, given)}})
     if query.min_score is not None:
         out.append({"range": {"indicator_score": {"gte": query.min_score}}})
     if query.near is not None:
@@ -97,4 +100,7 @@ def sort_clause(query: SearchQuery) -> list[Any]:
 def facet_aggs() -> dict[str, Any]:
     order = [{"_count": "desc"}, {"_key": "asc"}]
     return {"town": {"terms": {"field": "town_names", "size": FACET_LIMIT, "order": order}},
-            "source": {"terms": {"field": "source", "size": 1000, "order": order}}}
+            "source": {"terms": {"field": "source", "size": 1000, "order": order}},
+            # The primary county and language: the fields the county and language filters match.
+            **{name: {"terms": {"field": field, "size": FACET_LIMIT, "order": order}}
+               for name, field in (("county", "county"), ("language", "language"), ("category", "categories"))}}

@@ -19,7 +19,7 @@ from typing import Any
 from geo.gazetteer import fold
 
 SCHEMA_VERSION = 1
-KINDS = ("ads", "phones", "versions", "runs", "alerts")
+KINDS = ("ads", "phones", "versions", "runs", "alerts", "saved", "audit")
 
 _WORDS = re.compile(r"[^\W_]+")
 
@@ -107,6 +107,13 @@ def mappings(kind: str, analyzer: str = "standard") -> dict[str, Any]:
                       "ad": _KEYWORD, "town": _KEYWORD, "road": _KEYWORD, "km": {"type": "float"},
                       "created_at": _DATE, "details": _OFF, "deliveries": _OFF, "waiting": _KEYWORD,
                       "acked_at": _DATE, "acked_by": _KEYWORD}
+    elif kind == "saved":  # saved searches (issue 14): the query itself is only kept, never searched
+        properties = {"id": _KEYWORD, "owner": _KEYWORD, "name": {"type": "text", "index": False},
+                      "query": _OFF, "created_at": _DATE}
+    elif kind == "audit":  # the audit log (issue 14): document id = seq; params kept, never searched
+        properties = {"seq": {"type": "long"}, "at": _DATE, "user": _KEYWORD, "action": _KEYWORD,
+                      "params": _OFF, "result_count": {"type": "long"},
+                      "prev_hash": _KEYWORD, "hash": _KEYWORD}
     else:
         raise ValueError(f"unknown index kind {kind!r}")
     # Unknown fields are kept in _source but not indexed: a newer crawler never breaks an older index.

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 # A token: optional minus, then a "quoted phrase" (the closing quote may be missing) or a run of non-space.
 _TOKEN = re.compile(r'(-?)(?:"([^"]*)"?|(\S+))')
 _WORDCHAR = re.compile(r"\w", re.UNICODE)
+# Control characters separate words: FTS5 ends a quoted string at a NUL ("unterminated string").
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class FtsQuery:
 
 def _term(raw: str) -> Term | None:
     prefix = raw.endswith("*")
-    core = raw.replace('"', " ").replace("*", " ").strip("()[]{} ")
+    core = _CONTROL.sub(" ", raw).replace('"', " ").replace("*", " ").strip("()[]{} ")
     if not _WORDCHAR.search(core):
         return None
     return Term(" ".join(core.split()), prefix)

@@ -188,4 +188,76 @@ MIGRATIONS.append((
     """,
 ))
 
+MIGRATIONS.append((
+    7,
+    """
+    -- Saved searches (issue 14): an analyst's query (SearchQuery.to_dict() as JSON), checked
+    -- against every written batch by the saved_search alert rule.
+    CREATE TABLE saved_searches (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        query TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX saved_searches_owner ON saved_searches(owner, created_at);
+    """,
+))
+
+MIGRATIONS.append((
+    8,
+    """
+    -- The audit log (issue 14): who did what, when, with which parameters and how many
+    -- results; each entry carries the hash of the one before (index/audit_chain.py).
+    -- seq is the rowid: appended in one BEGIN IMMEDIATE transaction, so it never forks.
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        action TEXT NOT NULL,
+        params TEXT NOT NULL DEFAULT '{}',
+        result_count INTEGER,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_at ON audit(at);
+    CREATE INDEX audit_user ON audit(user, seq);
+    CREATE INDEX audit_action ON audit(action, seq);
+    -- Append-only: adwatch never changes or removes an entry. A layer, not the proof: someone
+    -- with the file can drop these, and then 'adwatch audit verify' finds what they changed.
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN
+        SELECT RAISE(ABORT, 'the audit log is append-only');
+    END;
+    """,
+))
+
+MIGRATIONS.append((
+    9,
+    """
+    -- The web UI's search filters (issue 14): the ad's primary county and language (its primary
+    -- town has ads_town since v1); each also reads its facet from the index when nothing is filtered.
+    CREATE INDEX IF NOT EXISTS ads_county ON ads(county);
+    CREATE INDEX IF NOT EXISTS ads_language ON ads(language);
+    -- The town and category facets look up each hit's rows: with the value in the index, one
+    -- look-up instead of two (a third less time at 40,000 hits).
+    DROP INDEX IF EXISTS ad_towns_ad;
+    CREATE INDEX ad_towns_ad ON ad_towns(ad_id, town);
+    DROP INDEX IF EXISTS ad_categories_ad;
+    CREATE INDEX ad_categories_ad ON ad_categories(ad_id, category);
+    """,
+))
+
+MIGRATIONS.append((
+    10,
+    """
+    -- "Within X km of a town": the box's longitude is checked in the index too, so only ads inside
+    -- the box are read (lat alone read every ad in a band around the earth: 190 ms → 100 ms at p95).
+    DROP INDEX IF EXISTS ads_lat;
+    CREATE INDEX IF NOT EXISTS ads_lat_lon ON ads(lat, lon);
+    """,
+))
+
 LATEST = MIGRATIONS[-1][0]

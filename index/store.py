@@ -155,6 +155,49 @@ class RunLog(Protocol):
         ...
 
 
+# One audit entry (issue 14): who did what, when, with which parameters and how many results,
+# chained to the entry before it by hash (index/audit_chain.py computes and verifies the chain).
+AUDIT_FIELDS: tuple[str, ...] = tuple("seq at user action params result_count prev_hash hash".split())
+
+
+class AuditLog(Protocol):
+    """The audit log: append-only, tamper-evident (each entry carries the hash of the one before)."""
+
+    def audit_append(self, user: str, action: str, params: dict[str, Any], result_count: int | None,
+                     at: str | None = None) -> dict[str, Any]:
+        """Appends one entry at the end of the chain (``seq`` = previous + 1; concurrent writers
+        never fork it) and returns it as stored. Raises StoreUnavailable when it cannot be written:
+        the caller then refuses the request (nothing is shown that is not logged)."""
+        ...
+
+    def audit_entries(self, user: str | None = None, since: str | None = None, action: str | None = None,
+                      limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Newest first (by ``seq``), filtered: ``user`` and ``action`` exactly, ``since`` an ISO time
+        (``at >= since``); ``offset`` pages on. A store older than the log answers []."""
+        ...
+
+    def audit_chain(self, after_seq: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Entries with ``seq`` > ``after_seq`` in chain order, as stored (for verification:
+        ``index.audit_chain.ChainVerifier`` checks them a page at a time)."""
+        ...
+
+
+class SavedSearchStore(Protocol):
+    """Saved searches: an analyst's query, checked against every written batch of ads."""
+
+    def save_search(self, owner: str, name: str, query: dict[str, Any], created_at: str) -> dict[str, Any]:
+        """Stores ``query`` (``SearchQuery.to_dict()``); returns the record with its new ``id``."""
+        ...
+
+    def saved_searches(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """Oldest first; every owner's when ``owner`` is None."""
+        ...
+
+    def delete_saved_search(self, search_id: str, owner: str | None = None) -> bool:
+        """Only the owner's own unless ``owner`` is None (an admin); False when none matched."""
+        ...
+
+
 class StoreAdmin(Protocol):
     """The store as a whole: visibility of writes, a summary, closing."""
 
@@ -167,9 +210,9 @@ class StoreAdmin(Protocol):
     def close(self) -> None: ...
 
 
-class Store(AdStore, PhoneRegistry, AlertStore, RunLog, StoreAdmin, Protocol):
+class Store(AdStore, PhoneRegistry, AlertStore, RunLog, AuditLog, SavedSearchStore, StoreAdmin, Protocol):
     """Every part: what the pipelines, the CLI and the scheduler open."""
 
 
 # The parts, for tests and documentation (each is a Protocol above).
-PARTS: tuple[type, ...] = (AdStore, PhoneRegistry, AlertStore, RunLog, StoreAdmin)
+PARTS: tuple[type, ...] = (AdStore, PhoneRegistry, AlertStore, RunLog, AuditLog, SavedSearchStore, StoreAdmin)

@@ -23,6 +23,7 @@ import yaml
 
 from adwatch.demo.server import DemoSite
 from index.sqlite import SqliteStore
+from index.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 ADWATCH = [sys.executable, "-m", "adwatch"]
@@ -74,6 +75,30 @@ def es_prefix(es_url: str) -> Iterator[str]:
     cleanup = ElasticStore(es_url, prefix=prefix, create=False)
     cleanup.drop()
     cleanup.close()
+
+
+Factory = Callable[[], Store]
+
+
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
+    """Opens connections to one fresh store of each kind: the SQLite store, then a real
+    Elasticsearch (several connections, for tests with concurrent writers)."""
+    from index.elastic import ElasticStore
+
+    opened: list[Store] = []
+
+    def factory() -> Store:
+        if request.param == "sqlite":
+            store: Store = SqliteStore(tmp_path / "t.db")
+        else:
+            store = ElasticStore(request.getfixturevalue("es_url"), prefix=request.getfixturevalue("es_prefix"))
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        store.close()
 
 
 @pytest.fixture
@@ -183,3 +208,38 @@ def run_adwatch(*args: str, home: Path, env: dict[str, str] | None = None, check
 def run_json(*args: str, home: Path, **kwargs: Any) -> Any:
     result = run_adwatch(*args, "--json", home=home, check=True, **kwargs)
     return json.loads(result.stdout)
+
+
+# --- the web server (tests/web_env.py) ----------------------------------------------------
+@pytest.fixture(scope="session")
+def web_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The demo site crawled into SQLite, three users, ``adwatch serve`` running (once per session)."""
+    from tests.web_env import web_world as build
+
+    home = tmp_path_factory.mktemp("web-sqlite") / "home"
+    with build(home, "sqlite", html_sources_dir(), html_schedule()) as world:
+        yield world
+
+
+@pytest.fixture(scope="session")
+def web_world_es(tmp_path_factory: pytest.TempPathFactory, es_url: str) -> Iterator[Any]:
+    """The same on a real Elasticsearch node (indices of its own prefix, dropped afterwards)."""
+    from index.elastic import ElasticStore
+    from tests.web_env import web_world as build
+
+    prefix = f"w{uuid.uuid4().hex[:10]}"
+    home = tmp_path_factory.mktemp("web-es") / "home"
+    try:
+        with build(home, f"elasticsearch+{es_url}", html_sources_dir(), html_schedule(),
+                   {"ADWATCH_ES_PREFIX": prefix}) as world:
+            yield world
+    finally:
+        cleanup = ElasticStore(es_url, prefix=prefix, create=False)
+        cleanup.drop()
+        cleanup.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "elasticsearch"])
+def any_web_world(request: pytest.FixtureRequest) -> Any:
+    """Each web world in turn: a test over HTTP that must hold on both stores."""
+    return request.getfixturevalue("web_world" if request.param == "sqlite" else "web_world_es")

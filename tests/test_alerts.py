@@ -277,7 +277,7 @@ def test_the_shipped_config_is_valid() -> None:
 
     found, problems = load_config(ADWATCH_ALERTS, ADWATCH_DEFAULT_REGION)
     assert problems == [] and {r.type for r in found.rules.values()} == {
-        "new_number_near_highway", "number_moves_along_highway", "new_number_in_town"}
+        "new_number_near_highway", "number_moves_along_highway", "new_number_in_town", "saved_search"}
 
 
 # --- in the store stage --------------------------------------------------------------------

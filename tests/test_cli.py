@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from adwatch.demo_run import BASELINE_DAYS_AGO
 from index.sqlite import SqliteStore
-from tests.conftest import run_adwatch, run_json
+from tests.conftest import ADWATCH, BROWSER_ENV, ROOT, html_schedule, html_sources_dir, run_adwatch, run_json
+from tests.web_env import free_port
 
 
 def town(name: str) -> dict[str, object]:
@@ -99,8 +106,10 @@ def test_crawl_rejects_unknown_sources(home: Path) -> None:
     assert result.returncode == 2 and "unknown source(s): nosuchsite" in result.stderr
 
 
-def test_demo_runs_the_whole_pipeline(home: Path) -> None:
-    result = run_adwatch("demo", "--no-serve", "--port", "0", home=home, timeout=400)
+def test_demo_runs_the_whole_pipeline_and_serves_the_ui(home: Path) -> None:
+    """`make demo`: the crawls, then the web UI on the demo data with a login that works;
+    Ctrl-C ends it cleanly. (`--no-serve`, which exits when done: test_elasticsearch.py.)"""
+    result = _demo_serving(home)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     for expected in ("annonsguiden", "nightlist", "top towns", '"ny i stan"', "adwatch phones +46"):
@@ -125,3 +134,44 @@ def test_demo_runs_the_whole_pipeline(home: Path) -> None:
     # Replay over the same index finds exactly what real time raised: nothing new.
     replay = run_json("alerts", "evaluate", "--since", "90d", home=home)
     assert replay["new"] == 0 and replay["raised"] >= len(alerts)
+
+
+def _demo_serving(home: Path) -> subprocess.CompletedProcess[str]:
+    """`adwatch demo` until its UI is up; log in as the printed demo analyst and search; Ctrl-C."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADWATCH_") or k.startswith("ADWATCH_TEST")}
+    port = free_port()
+    env |= {"ADWATCH_HOME": str(home), "PYTHONWARNINGS": "error", "PYTHONUNBUFFERED": "1",
+            "ADWATCH_SOURCES_DIR": html_sources_dir(), "ADWATCH_SCHEDULE": html_schedule(),
+            "ADWATCH_WEB_PORT": str(port), **BROWSER_ENV}
+    demo = subprocess.Popen([*ADWATCH, "demo", "--port", "0"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert demo.stdout is not None
+        lines: list[str] = []
+        for line in demo.stdout:  # the crawls run first; the logins are printed when the UI starts
+            lines.append(line)
+            if "log in as demo-admin" in line:
+                break
+        stdout = "".join(lines)
+        found = re.search(r"log in as demo / (\S+)", stdout)
+        assert found, stdout[-3000:]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            for _ in range(300):
+                try:
+                    page = client.get("/login")
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            token = re.search(r'name="csrf" value="([^"]*)"', page.text)
+            assert token
+            answer = client.post("/login", data={"name": "demo", "password": found.group(1),
+                                                 "csrf": token.group(1)})
+            assert answer.status_code == 303
+            assert client.get("/api/v1/search", params={"q": "ny i stan"}).json()["total"] > 0
+        demo.send_signal(signal.SIGINT)  # Ctrl-C
+        rest, stderr = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.communicate()
+    return subprocess.CompletedProcess(demo.args, demo.returncode, stdout + rest, stderr)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from index.fts import FtsQuery, QueryError, to_fts
+from index.query import SearchQuery
 
 
 @pytest.mark.parametrize(
@@ -60,3 +63,20 @@ def test_text_that_parses_to_nothing_is_refused_not_every_ad(nothing: str) -> No
 @pytest.mark.parametrize("blank", ["", "   "])
 def test_no_text_still_means_every_ad(blank: str) -> None:
     assert to_fts(blank) == FtsQuery(None, None)
+
+
+def test_control_characters_separate_words_and_never_break_fts5(tmp_path: Path) -> None:
+    """A NUL inside a term ended FTS5's quoted string: "unterminated string", a 500 in the web UI."""
+    from index.sqlite import SqliteStore
+
+    assert to_fts("ab\x00cd").positive == '"ab cd"'
+    assert to_fts("\x00\x1b[31m").positive == '"31m"'
+    store = SqliteStore(tmp_path / "t.db")
+    try:
+        for text in ("\x00", "a\x00b", "\x1b[31m red", "x\x7fy", '"\x00"'):
+            try:
+                store.search(SearchQuery(text=text))
+            except QueryError:
+                pass  # nothing to search: a clear error, never SQLite's
+    finally:
+        store.close()

@@ -9,7 +9,6 @@ registry values and orderings by date or score may not.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,26 +21,7 @@ from index.query import Near, SearchQuery
 from index.rules import CRASHED, RunOwner, owner_stats
 from index.sqlite import SqliteStore
 from index.store import PARTS, Store
-
-Factory = Callable[[], Store]
-
-
-@pytest.fixture(params=["sqlite", "elasticsearch"])
-def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
-    """Opens connections to one fresh store (several, for tests with concurrent writers)."""
-    opened: list[Store] = []
-
-    def factory() -> Store:
-        if request.param == "sqlite":
-            store: Store = SqliteStore(tmp_path / "t.db")
-        else:
-            store = ElasticStore(request.getfixturevalue("es_url"), prefix=request.getfixturevalue("es_prefix"))
-        opened.append(store)
-        return store
-
-    yield factory
-    for store in opened:
-        store.close()
+from tests.conftest import Factory
 
 
 @pytest.fixture

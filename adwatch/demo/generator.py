@@ -667,8 +667,36 @@ def _finalise(drafts: list[_Draft], rng: random.Random) -> list[DemoAd]:
             language=d.template.language,
         ))
     ads = _assign_statuses(ads, rng)
+    ads = _with_payloads(ads, random.Random(rng.random()))
     ads.sort(key=lambda a: (a.posted_at, a.site, a.site_id), reverse=True)
     return ads
+
+
+# Script written into ads by strangers, as on real sites: the web UI must show all of it as
+# text and run none of it (tests/test_web_browser.py watches for the marks it would set).
+# No digits, so no payload can read as a phone number.
+XSS_PAYLOADS = (
+    '<script>window.__xss_script=true;document.title="XSS"</script>',
+    '<img src=x onerror="window.__xss_onerror=true">',
+    '<a href="javascript:window.__xss_href=true">klicka här</a>',
+    '<svg onload="window.__xss_svg=true"><circle r="x"></circle></svg>',
+    '<style>body{display:none}</style><div style="background:url(javascript:window.__xss_css=true)">x</div>',
+    '"><iframe srcdoc="<script>parent.__xss_iframe=true</script>"></iframe>',
+    "{{ config.items() }} ${window.__xss_template=true}",
+)
+
+
+def _with_payloads(ads: list[DemoAd], rng: random.Random) -> list[DemoAd]:
+    """A few ordinary ads (listed, well-formed) carry one payload each in their text; three of
+    them also in the title and the poster's name."""
+    candidates = [i for i, a in enumerate(ads) if a.status == "ok" and not a.malformed]
+    chosen = rng.sample(candidates, min(len(XSS_PAYLOADS), len(candidates)))
+    result = list(ads)
+    for n, (i, payload) in enumerate(zip(chosen, XSS_PAYLOADS, strict=False)):
+        ad = result[i]
+        title, poster = (f"{ad.title} {payload}", f"{ad.poster}{payload}") if n < 3 else (ad.title, ad.poster)
+        result[i] = replace(ad, text=f"{ad.text}\n{payload}", title=title, poster=poster)
+    return result
 
 
 def _assign_statuses(ads: list[DemoAd], rng: random.Random) -> list[DemoAd]:

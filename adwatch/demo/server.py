@@ -211,6 +211,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_a(200, _a_layout(site, "Sök", _A_SEARCH))
         elif path == "/annons/villkor":
             self._send_a(200, _a_layout(site, "Villkor", _A_TERMS))
+        elif path.startswith("/img/") and path.endswith(".jpg"):  # the ads' photos: placeholders
+            from adwatch.demo.images import placeholder_png
+
+            self._send_bytes(200, placeholder_png(path), "image/png", {"Cache-Control": "max-age=3600"})
         elif path.startswith("/v/"):  # the JavaScript classifieds (adwatch/demo/jssite.py)
             site.js.route(self, path, query)
         elif path.startswith(("/s/", "/rss/")):  # the social channels (adwatch/demo/channel.py)

@@ -53,7 +53,8 @@ class ElasticAdmin(ElasticBase):
 
     def refresh(self) -> None:
         with self._available():
-            self.es.indices.refresh(index=",".join(self._alias(k) for k in KINDS))
+            # ignore_unavailable: a read-only open of an older cluster may lack the newer indices.
+            self.es.indices.refresh(index=",".join(self._alias(k) for k in KINDS), ignore_unavailable=True)
 
     def index_stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -12,13 +12,16 @@ from __future__ import annotations
 from index.sqlite.admin import SqliteAdmin
 from index.sqlite.ads import SqliteAds
 from index.sqlite.alerts import SqliteAlerts
+from index.sqlite.audit import SqliteAudit
 from index.sqlite.base import SchemaTooNew
 from index.sqlite.phones import SqlitePhoneRegistry
 from index.sqlite.runs import SqliteRuns
+from index.sqlite.saved import SqliteSavedSearches
 from index.sqlite.search import SqliteAdSearch
 
 
-class SqliteStore(SqliteAds, SqliteAdSearch, SqlitePhoneRegistry, SqliteAlerts, SqliteRuns, SqliteAdmin):
+class SqliteStore(SqliteAds, SqliteAdSearch, SqlitePhoneRegistry, SqliteAlerts, SqliteRuns, SqliteSavedSearches,
+                  SqliteAudit, SqliteAdmin):
     """Every part of the Store on one SQLite file: ``SqliteStore(path, readonly=False, timeout=30.0)``."""
 
 

@@ -1,0 +1,1 @@
+"""The analyst's web UI and REST API (``adwatch serve``): FastAPI, server-rendered pages."""

@@ -1,0 +1,1 @@
+"""The offline basemap the web UI's map is drawn on (vendored GeoJSON; see PROVENANCE.md)."""
