@@ -77,6 +77,27 @@ def _password(from_stdin: bool) -> str:
         _stop(str(exc))
 
 
+def _audited(action: str, params: dict[str, object]) -> None:
+    """A change to who may see the data goes into the audit log too, as the operator who ran it
+    (``cli:`` and the system user). Never stops the change, which is made: a store that cannot
+    take the entry gets one warning line."""
+    from adwatch.web.audit import AuditUnavailable, record
+    from index import open_store
+    from index.open import StoreConfigError
+
+    operator = f"cli:{getpass.getuser()}"
+    try:
+        from adwatch.settings import load_store_config
+
+        store = open_store(load_store_config())
+        try:
+            record(store, operator, action, params, None)
+        finally:
+            store.close()
+    except (AuditUnavailable, StoreConfigError, OSError) as exc:
+        err.print(markup(f"warning: the audit log did not get this change ({exc})"))
+
+
 @users_app.command()
 def add(
     name: NameArg,
@@ -93,6 +114,7 @@ def add(
         if accounts.get_user(name) is not None:  # say so before asking for a password
             _stop(f"user {name!r} exists already")
         user = accounts.add_user(name, role, _password(password_stdin))
+    _audited("user.add", {"name": user.name, "role": user.role})
     err.print(markup(f"user {user.name} added ({user.role})"))
 
 
@@ -118,6 +140,7 @@ def disable(name: NameArg) -> None:
     """Stop a user: no login, their sessions end and their API tokens are revoked."""
     with _accounts() as accounts:
         user = accounts.disable(name)
+    _audited("user.disable", {"name": user.name})
     err.print(markup(f"user {user.name} disabled; sessions ended, API tokens revoked"))
 
 
@@ -126,6 +149,7 @@ def enable(name: NameArg) -> None:
     """Let a disabled user log in again (revoked API tokens stay revoked)."""
     with _accounts() as accounts:
         user = accounts.enable(name)
+    _audited("user.enable", {"name": user.name})
     err.print(markup(f"user {user.name} enabled"))
 
 
@@ -136,6 +160,7 @@ def reset_password(name: NameArg, password_stdin: StdinOpt = False) -> None:
         if accounts.get_user(name) is None:
             _stop(f"no user {name!r}")
         user = accounts.set_password(name, _password(password_stdin))
+    _audited("user.password", {"name": user.name})
     err.print(markup(f"password of {user.name} changed; their sessions ended"))
 
 
@@ -147,6 +172,7 @@ def token_create(
     """Create an API token for a user and print it on stdout, once: it cannot be shown again."""
     with _accounts() as accounts:
         token_id, bearer = accounts.create_token(name, label)
+    _audited("token.create", {"name": name, "token": token_id, "label": label})
     sys.stdout.write(bearer + "\n")
     sys.stdout.flush()
     err.print(markup(f"token {token_id} for {name}: shown this once; send it as 'Authorization: Bearer …'"))
@@ -174,4 +200,5 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (a
     """Revoke an API token: requests bearing it are refused from now on."""
     with _accounts() as accounts:
         revoked = accounts.revoke_token(token_id)
+    _audited("token.revoke", {"token": token_id, "revoked": revoked})
     err.print(markup(f"token {token_id} revoked" if revoked else f"token {token_id} was revoked already"))

@@ -293,6 +293,9 @@ def _throttled(world: WebWorld) -> None:
     again = client.post("/login", data={"name": "victim", "password": "x", "csrf": _hidden(refused.text, "csrf")})
     assert again.status_code == 429
     assert "Too many failed logins" in refused.text
+    added = json.loads(world.run("audit", "--action", "user.add", "--json").stdout)
+    assert [e["params"] for e in added] == [{"name": "victim", "role": "analyst"}]
+    assert added[0]["user"].startswith("cli:")  # the operator who ran `adwatch users add`
     logged = json.loads(world.run("audit", "--action", "login.failed", "--json").stdout)
     reasons = [e["params"]["reason"] for e in logged if e["user"] == "victim"]
     assert reasons.count("wrong name or password") == 5 and reasons.count("throttled") == 1

@@ -168,7 +168,7 @@ def create_app(config: WebConfig, open_store: Callable[[], Store], accounts: Any
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         logger.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
-        response = error_response(request, 500, "internal error; the server log has the details")
+        response = error_response(request, 500, i18n.gettext("Internal error; the server log has the details."))
         # This handler answers outside the middleware stack: the security headers are added here.
         response.headers.update(HEADERS | {"cache-control": "no-store"})
         return response

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from adwatch.web.i18n import gettext  # the category names, in the analyst's language
+
 # Kinds in the order their labels are listed on a piece.
 KINDS = ("phone", "contact", "town", "indicator")
 
@@ -56,7 +58,7 @@ def _facts(ad: dict[str, Any]) -> list[tuple[dict[str, Any], Mark]]:
             found.append((fact, Mark("town", str(fact.get("name") or ""))))
     for fact in ad.get("indicators") or []:
         if isinstance(fact, dict):
-            found.append((fact, Mark("indicator", str(fact.get("category") or ""))))
+            found.append((fact, Mark("indicator", gettext(str(fact.get("category") or "")))))
     return found
 
 
