@@ -136,42 +136,59 @@ def test_demo_runs_the_whole_pipeline_and_serves_the_ui(home: Path) -> None:
     assert replay["new"] == 0 and replay["raised"] >= len(alerts)
 
 
-def _demo_serving(home: Path) -> subprocess.CompletedProcess[str]:
-    """`adwatch demo` until its UI is up; log in as the printed demo analyst and search; Ctrl-C."""
+def _demo_serving(home: Path, deadline_s: float = 600) -> subprocess.CompletedProcess[str]:
+    """`adwatch demo` until its UI is up; log in as the printed demo analyst and search; Ctrl-C.
+    Output is read by a thread with a deadline: a demo that never gets there fails, never hangs."""
+    import queue
+    import tempfile
+    import threading
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADWATCH_") or k.startswith("ADWATCH_TEST")}
-    port = free_port()
     env |= {"ADWATCH_HOME": str(home), "PYTHONWARNINGS": "error", "PYTHONUNBUFFERED": "1",
             "ADWATCH_SOURCES_DIR": html_sources_dir(), "ADWATCH_SCHEDULE": html_schedule(),
-            "ADWATCH_WEB_PORT": str(port), **BROWSER_ENV}
-    demo = subprocess.Popen([*ADWATCH, "demo", "--port", "0"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        assert demo.stdout is not None
-        lines: list[str] = []
-        for line in demo.stdout:  # the crawls run first; the logins are printed when the UI starts
-            lines.append(line)
-            if "log in as demo-admin" in line:
-                break
-        stdout = "".join(lines)
-        found = re.search(r"log in as demo / (\S+)", stdout)
-        assert found, stdout[-3000:]
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(300):
-                try:
-                    page = client.get("/login")
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            token = re.search(r'name="csrf" value="([^"]*)"', page.text)
-            assert token
-            answer = client.post("/login", data={"name": "demo", "password": found.group(1),
-                                                 "csrf": token.group(1)})
-            assert answer.status_code == 303
-            assert client.get("/api/v1/search", params={"q": "ny i stan"}).json()["total"] > 0
-        demo.send_signal(signal.SIGINT)  # Ctrl-C
-        rest, stderr = demo.communicate(timeout=60)
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.communicate()
-    return subprocess.CompletedProcess(demo.args, demo.returncode, stdout + rest, stderr)
+            "ADWATCH_WEB_PORT": str(free_port()), **BROWSER_ENV}
+    with tempfile.TemporaryFile("w+") as errors:
+        demo = subprocess.Popen([*ADWATCH, "demo", "--port", "0"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=errors, text=True)
+        lines: queue.Queue[str | None] = queue.Queue()
+        output = demo.stdout
+        assert output is not None
+
+        def read() -> None:
+            for line in output:
+                lines.put(line)
+            lines.put(None)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        seen: list[str] = []
+        try:
+            until = time.monotonic() + deadline_s
+            while not any("log in as demo-admin" in line for line in seen):
+                line = lines.get(timeout=max(0.1, until - time.monotonic()))
+                assert line is not None, "".join(seen)[-3000:]
+                seen.append(line)
+            stdout = "".join(seen)
+            found = re.search(r"log in as demo / (\S+)", stdout)
+            url = re.search(r"The web UI: (http://\S+)", stdout)  # the port it really took
+            assert found and url, stdout[-3000:]
+            with httpx.Client(base_url=url.group(1), timeout=30) as client:
+                page = client.get("/login")
+                token = re.search(r'name="csrf" value="([^"]*)"', page.text)
+                assert token, page.text[:500]
+                answer = client.post("/login", data={"name": "demo", "password": found.group(1),
+                                                     "csrf": token.group(1)})
+                assert answer.status_code == 303
+                assert client.get("/api/v1/search", params={"q": "ny i stan"}).json()["total"] > 0
+            demo.send_signal(signal.SIGINT)  # Ctrl-C
+            demo.wait(timeout=60)
+        finally:
+            if demo.poll() is None:
+                demo.kill()
+                demo.wait()
+            reader.join(timeout=10)
+            output.close()
+        while (line := lines.get_nowait() if not lines.empty() else None) is not None:
+            seen.append(line)
+        errors.seek(0)
+        return subprocess.CompletedProcess(demo.args, demo.returncode, "".join(seen), errors.read())

@@ -209,8 +209,11 @@ def test_a_scheduled_crawl_refused_at_start_never_finishes_another_crawls_run(ho
 def test_a_crawl_past_its_timeout_is_stopped_and_recorded(scheduled: tuple[DemoSite, dict[str, str]],
                                                            home: Path, tmp_path: Path) -> None:
     site, env = scheduled
-    site.latency = 0.3  # every page answers slowly: the crawl surely outlasts its 1 s (it once took 0.26 s)
-    env = env | {"ADWATCH_SCHEDULE": str(write(tmp_path, "sources:\n  nightlist:\n    every: 1h\n    timeout: 1s\n"))}
+    # Every page answers after 4 s, so the crawl itself outlasts its 10 s; the timeout falls while it
+    # crawls, after the process has started (a 1 s timeout fell during start-up: on a loaded CI
+    # machine that SIGINT was lost and the crawl ran to its end).
+    site.latency = 4.0
+    env = env | {"ADWATCH_SCHEDULE": str(write(tmp_path, "sources:\n  nightlist:\n    every: 1h\n    timeout: 10s\n"))}
     result = run_adwatch("schedule", "once", "--json", home=home, env=env)
     assert result.returncode == 1
     (run,) = json.loads(result.stdout)

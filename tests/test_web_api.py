@@ -367,7 +367,7 @@ def test_concurrent_requests_each_have_their_own_store(web_world: WebWorld) -> N
     page = browser.get("/alerts", params={"status": "all", "days": 3650})
     csrf = _hidden(page.text, "csrf")
     ids = [a["id"] for a in web_world.api("other").get("/api/v1/alerts", params={"status": "all", "days": 3650,
-                                                                                  "limit": 40}).json()["alerts"]]
+                                                                                  "limit": 20}).json()["alerts"]]
     assert ids
 
     def ack(n: int) -> int:

@@ -15,6 +15,7 @@ from index.trends import Counts, TrendQuery
 
 _FACET_LIMIT = 25
 _INLINE_VALUES = 64  # longer lists go as one JSON parameter (SQLite limits a statement's variables)
+_TIE_ROOM = 64  # hits read past a words-only page, to see the ads tied in rank with its last one
 
 # The first day of the period a timestamp falls in (UTC; weeks start on Monday).
 _PERIOD_SQL = {
@@ -171,12 +172,12 @@ class SqliteAdSearch(SqliteBase):
         only_words = where == "1 = 1 AND a.rowid IN (SELECT rowid FROM ads_fts WHERE ads_fts MATCH ?)"
         if only_words:
             # Words and nothing else: the full-text index alone answers (its triggers keep one row
-            # per ad), without reading an ad row per hit. Ties in rank: the newer ad first.
+            # per ad); only the page's ads (and those tied with its last) are read.
             total = self.db.execute("SELECT count(*) FROM ads_fts WHERE ads_fts MATCH ?", params).fetchone()[0]
             if relevance and total and query.offset < total:
-                return total, [row[0] for row in self.db.execute(
-                    "SELECT rowid FROM ads_fts WHERE ads_fts MATCH ? ORDER BY bm25(ads_fts, 5.0, 1.0), rowid DESC "
-                    "LIMIT ? OFFSET ?", [*params, max(0, query.limit), max(0, query.offset)])]
+                page = self._words_page(params[0], query.offset, query.limit, total)
+                if page is not None:
+                    return total, page
         else:
             total = self.db.execute(f"SELECT count(*) {joins} WHERE {where}", params).fetchone()[0]
         if not total or query.offset >= total:
@@ -187,6 +188,29 @@ class SqliteAdSearch(SqliteBase):
             f"SELECT a.rowid {joins} WHERE {where} ORDER BY {order.replace('h.', 'a.').replace('a.rank', 'm.rank')} "
             "LIMIT ? OFFSET ?", [*params, max(0, query.limit), max(0, query.offset)])]
         return total, page
+
+    def _words_page(self, match: str, offset: int, limit: int, total: int) -> list[int] | None:
+        """One page of a words-only search in the order every other path gives (rank, then newest,
+        then id), read from the full-text index: the best ``offset + limit`` by rank and the hits
+        tied with the last of them, then only those ads' dates. None when the ties run past what
+        was read (then the caller joins every hit, as the other paths do)."""
+        wanted = max(0, offset) + max(0, limit)
+        if wanted == 0:
+            return []
+        ranked = self.db.execute(
+            "SELECT rowid, bm25(ads_fts, 5.0, 1.0) AS r FROM ads_fts WHERE ads_fts MATCH ? ORDER BY r LIMIT ?",
+            [match, wanted + _TIE_ROOM]).fetchall()
+        last = ranked[min(wanted, len(ranked)) - 1][1]
+        if len(ranked) < total and ranked[-1][1] == last:
+            return None  # more than _TIE_ROOM ads share the boundary's rank
+        chosen = {rowid: rank for rowid, rank in ranked if rank <= last}
+        rows = self.db.execute(f"SELECT rowid, seen_date, id FROM ads WHERE rowid IN ({','.join('?' * len(chosen))})",
+                               list(chosen)).fetchall()
+        # rank ascending, then seen_date descending with missing dates last, then id ascending
+        rows.sort(key=lambda row: row[2])
+        rows.sort(key=lambda row: row[1] or "", reverse=True)
+        rows.sort(key=lambda row: chosen[row[0]])
+        return [row[0] for row in rows][max(0, offset):wanted]
 
     # --- facets -------------------------------------------------------------------
     # Every facet counts ads per key: ``town`` any town the ad names, ``category`` its indicator
