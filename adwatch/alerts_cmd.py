@@ -11,7 +11,7 @@ from rich.table import Table
 from adwatch.lookup import within
 from adwatch.output import cell, err, fail, markup, out, print_json
 from adwatch.settings import load_settings
-from adwatch.store_access import open_store_or_exit
+from adwatch.store_access import open_store_or_exit, store_or_exit
 
 if TYPE_CHECKING:
     from alerts.engine import AlertEngine
@@ -99,21 +99,13 @@ def evaluate(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the rules over the index (replay): raises what real time missed, never an alert twice."""
-    from index.store import StoreUnavailable
-
     moment = _since(since)
     assert moment is not None
-    store = _store()
-    try:
+    with store_or_exit(readonly=False) as store:  # alert commands write (and migrate an older index)
         engine = _engine(store)
         found = engine.evaluate_since(moment)
         created = engine.store_alerts(found)
         report = engine.deliver(created, patient=True) if deliver else None
-    except StoreUnavailable as exc:
-        fail(f"store unavailable: {exc}")
-        raise typer.Exit(3) from None
-    finally:
-        store.close()
     if as_json:
         print_json({"raised": len(found), "new": len(created), "alerts": created,
                     "sent": report.sent if report else 0, "failed": report.failed if report else 0})
@@ -166,18 +158,10 @@ def deliver_alerts(
     all_now: Annotated[bool, typer.Option("--now", help="Also those whose next attempt is not due yet.")] = False,
 ) -> None:
     """Send alerts that some channel has not received yet (retries with backoff)."""
-    from index.store import StoreUnavailable
-
-    store = _store()
-    try:
+    with store_or_exit(readonly=False) as store:
         engine = _engine(store)
         assert engine.dispatcher is not None
         report = engine.dispatcher.retry_waiting(patient=True, due_only=not all_now)
-    except StoreUnavailable as exc:
-        fail(f"store unavailable: {exc}")
-        raise typer.Exit(3) from None
-    finally:
-        store.close()
     err.print(f"{report.sent} sent, {report.failed} failed, {report.waiting} waiting")
     for line in sorted(set(report.errors)):
         fail(line)

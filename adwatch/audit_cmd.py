@@ -14,7 +14,7 @@ from rich.table import Table
 
 from adwatch.lookup import within
 from adwatch.output import cell, err, fail, json_text, out, print_json, visible
-from adwatch.store_access import open_store_or_exit
+from adwatch.store_access import store_or_exit
 
 if TYPE_CHECKING:
     from index.audit_chain import VerifyReport
@@ -64,17 +64,9 @@ def list_entries(
     """The audit log, newest first ('adwatch audit verify' checks its chain)."""
     if ctx.invoked_subcommand is not None:
         return
-    from index.store import StoreUnavailable
-
     moment = _since(since)
-    store = open_store_or_exit(readonly=True)  # reading the log never writes the store
-    try:
+    with store_or_exit(readonly=True) as store:  # reading the log never writes the store
         entries = store.audit_entries(user=user, since=moment, action=action, limit=limit)
-    except StoreUnavailable as exc:
-        fail(f"store unavailable: {exc}")
-        raise typer.Exit(3) from None
-    finally:
-        store.close()
     if as_json:
         print_json(entries)
         return
@@ -106,21 +98,14 @@ def verify(
 ) -> None:
     """Check the audit log's hash chain: exit 0 when intact, 1 with one line per problem."""
     from index.audit_chain import parse_anchor
-    from index.store import StoreUnavailable
 
     try:
         pinned = parse_anchor(anchor) if anchor is not None else None
     except ValueError as exc:
         fail(f"--anchor: {exc}")
         raise typer.Exit(2) from None
-    store = open_store_or_exit(readonly=True)
-    try:
+    with store_or_exit(readonly=True) as store:
         report = walk(store, pinned)
-    except StoreUnavailable as exc:
-        fail(f"store unavailable: {exc}")
-        raise typer.Exit(3) from None
-    finally:
-        store.close()
     if as_json:
         print_json(report.to_dict())
     elif report.ok:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import typer
@@ -22,3 +24,19 @@ def open_store_or_exit(readonly: bool = True) -> Store:
     except (StoreConfigError, OSError) as exc:
         fail(str(exc))
         raise typer.Exit(2) from None
+
+
+@contextmanager
+def store_or_exit(readonly: bool = True) -> Iterator[Store]:
+    """The store for the block, closed after it; a store that becomes unavailable in the block is
+    one line on stderr and exit 3 (as the CLI's own handler says it)."""
+    from index.store import StoreUnavailable
+
+    store = open_store_or_exit(readonly=readonly)
+    try:
+        yield store
+    except StoreUnavailable as exc:
+        fail(f"store unavailable: {exc}")
+        raise typer.Exit(3) from None
+    finally:
+        store.close()
