@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# pywb, the web-archive replay tool the evidence tests replay case files in: a venv of its own,
+# because it pins libraries (redis, fakeredis) older than adwatch's.
+REPLAY := .venv-replay
+REPLAY_STAMP := $(REPLAY)/.installed-stamp
 
-.PHONY: setup chromium demo test check lint types bench clean es-start es-stop
+.PHONY: setup replay chromium demo test check lint types bench clean es-start es-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +16,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) chromium
+setup: $(STAMP) chromium replay
+
+$(REPLAY_STAMP):
+	$(PYTHON) -m venv $(REPLAY)
+	$(REPLAY)/bin/python -m pip install --quiet 'pywb==2.10.0'
+	touch $(REPLAY_STAMP)
+
+# Without it the replay test is skipped (and says so); everything else works.
+replay:
+	-@$(MAKE) --no-print-directory $(REPLAY_STAMP)
 
 # Browser sources render in the system Chromium (Debian's `chromium`; Playwright's own browser
 # download is never used). Installed with apt when missing and run as root; otherwise it says how.
@@ -51,4 +64,4 @@ bench: setup
 	$(NO_SANDBOX_AS_ROOT) $(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(REPLAY) build *.egg-info

@@ -13,7 +13,9 @@ import typer
 
 from adwatch.alerts_cmd import alerts_app
 from adwatch.audit_cmd import audit_app
+from adwatch.evidence_cmd import evidence_app
 from adwatch.highways_cmd import highways_app
+from adwatch.hold_cmd import hold_app
 from adwatch.index_cmd import index_app
 from adwatch.lookup import EARTH_HALF_KM, SQLITE_INT_MAX, within
 from adwatch.output import (
@@ -30,6 +32,7 @@ from adwatch.output import (
     source_health,
     visible,
 )
+from adwatch.purge_cmd import purge
 from adwatch.schedule_cmd import schedule_app
 from adwatch.serve_cmd import serve
 from adwatch.settings import load_settings, override_for_this_run
@@ -52,6 +55,9 @@ app.add_typer(alerts_app, name="alerts")
 app.command("serve")(serve)
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(hold_app, name="hold")
+app.command("purge")(purge)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]
 StoreOpt = Annotated[str | None, typer.Option(

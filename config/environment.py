@@ -129,6 +129,15 @@ ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "ADWATCH_WEB_LOGIN_ATTEMPTS": _count(1),
     "ADWATCH_WEB_LOGIN_WINDOW": _duration,
     "ADWATCH_WEB_FETCH_IMAGES": _switch,
+    "ADWATCH_EVIDENCE": _switch,
+    "ADWATCH_EVIDENCE_DIR": _text,
+    "ADWATCH_EVIDENCE_WARC_MB": _count(1),
+    "ADWATCH_RETAIN_ADS": _duration,
+    "ADWATCH_RETAIN_REGISTRY": _duration,
+    "ADWATCH_RETAIN_EVIDENCE": _duration,
+    "ADWATCH_RETAIN_ALERTS": _duration,
+    "ADWATCH_RETAIN_RUNS": _duration,
+    "ADWATCH_RETAIN_AUDIT": _duration,
 }
 # An empty value means "not set" (``ADWATCH_HOME= adwatch …`` uses the declared default),
 # except here, where empty is a value of its own: no alerts file, alerts off.

@@ -77,6 +77,34 @@ ADWATCH_WEB_LOGIN_WINDOW = "15min"
 # never the analyst's browser. Off: the pages list the photos' addresses only.
 ADWATCH_WEB_FETCH_IMAGES = True
 
+# --- adwatch: evidence (adwatch/evidence/) -----------------------------------------
+# Archive every page a crawl fetches (listing, detail, feed and browser pages, robots.txt) as
+# WARC: the bytes as the server sent them, and for browser pages the rendered DOM too. Each ad
+# points to the records it was read from. Off: nothing is archived (not for evidence work).
+ADWATCH_EVIDENCE = True
+# The archive's folder; "" → ADWATCH_HOME/evidence (WARC files under warc/, 0600 in 0700 folders).
+ADWATCH_EVIDENCE_DIR = ""
+# A crawl's WARC file is closed and a new one started past this many megabytes.
+ADWATCH_EVIDENCE_WARC_MB = 100
+
+# --- adwatch: retention (adwatch purge; durations as 30d, 6mo, 1y) -------------------
+# How long each class of data is kept; `adwatch purge` (daily in the scheduler) removes what is
+# older, except what a legal hold keeps. The reasons for these defaults are in README.md.
+# Ads and their earlier versions, by when the ad was last seen (a version: by when it was replaced).
+ADWATCH_RETAIN_ADS = "1y"
+# Phone-registry entries that no stored ad carries any more, by when the number was last seen.
+ADWATCH_RETAIN_REGISTRY = "1y"
+# Archived records that no kept ad or version points to (listing pages, robots.txt), by fetch time;
+# a record a kept ad points to stays as long as the ad.
+ADWATCH_RETAIN_EVIDENCE = "1y"
+# Alerts, by when they were raised.
+ADWATCH_RETAIN_ALERTS = "1y"
+# Crawl-run records (no ad content), by when the run started.
+ADWATCH_RETAIN_RUNS = "2y"
+# The audit log, by entry time: longer than anything it audits, so every look at data can be
+# checked for years after the data is gone.
+ADWATCH_RETAIN_AUDIT = "5y"
+
 # --- adwatch: pipeline behaviour ------------------------------------------------
 # Ads written to the store per transaction; a crash loses at most one unflushed batch,
 # which the next crawl fetches again because it was never indexed.
