@@ -75,9 +75,14 @@ def list_entries(
 
 def walk(store: Store, anchor: tuple[int, str] | None = None, page: int = VERIFY_PAGE) -> VerifyReport:
     """Verify the whole chain, a page at a time (``index.audit_chain.ChainVerifier``)."""
-    from index.audit_chain import ChainVerifier
+    from index.audit_chain import ChainVerifier, purged_head
 
-    verifier = ChainVerifier(anchor)
+    first = store.audit_chain(after_seq=0, limit=1)
+    head = None
+    if first and isinstance(first[0].get("seq"), int) and first[0]["seq"] > 1:
+        # Entries past retention were purged: the purge's own entry says where the chain starts.
+        head = purged_head(store.audit_entries(action="purge", limit=10_000), first[0]["seq"])
+    verifier = ChainVerifier(anchor, head)
     after = 0
     while True:
         entries = store.audit_chain(after_seq=after, limit=page)
@@ -109,8 +114,9 @@ def verify(
     if as_json:
         print_json(report.to_dict())
     elif report.ok:
-        out.print(cell(f"audit log intact: {report.checked} entries; anchor {report.anchor or 'none (empty log)'}"),
-                  soft_wrap=True)
+        start = f" from the purge anchor {report.start}" if report.start else ""
+        out.print(cell(f"audit log intact: {report.checked} entries{start}; "
+                       f"anchor {report.anchor or 'none (empty log)'}"), soft_wrap=True)
     else:
         for line in report.lines():
             print(visible(line, layout=False))

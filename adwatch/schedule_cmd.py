@@ -19,6 +19,7 @@ from index.store import StoreUnavailable
 schedule_app = typer.Typer(help="Scheduled crawls (config/schedule.yaml).", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only, on stdout.")]
 _POLL = 15.0  # seconds between looks at the schedule in `schedule run`
+_PURGE_RETRY = 3600.0  # seconds before `schedule run` looks at a purge again after starting one
 
 
 def _load() -> tuple[Any, Any, int]:
@@ -63,6 +64,40 @@ def _crawl(settings: Any, schedule: Any, name: str, stopper: Any = None) -> dict
     # records into (which `adwatch --store …` may have chosen instead of ADWATCH_STORE).
     env = dict(os.environ) | {"ADWATCH_STORE": where.url}
     return run_crawl(name, duration(schedule.sources[name].timeout), env, lambda: open_store(where), on_start)
+
+
+def _purge_due(settings: Any, schedule: Any) -> bool:
+    """Whether the daily purge is due now (the schedule has one, and it has not run since its start)."""
+    from adwatch.scheduler import last_purge
+    from index.open import open_store, store_config
+
+    if schedule.purge is None or not schedule.purge.enabled:
+        return False
+    store = open_store(store_config(settings))
+    try:
+        return bool(schedule.purge.due(last_purge(store), utcnow(), schedule.zone))
+    finally:
+        store.close()
+
+
+def _purge(settings: Any, schedule: Any, stopper: Any = None) -> dict[str, Any]:
+    from adwatch.scheduler import run_purge
+    from config.schedule_schema import duration
+    from index.open import open_store, store_config
+
+    def on_start(process: Any) -> None:
+        if stopper is not None:
+            stopper.running.append(process)
+            if stopper.stopping:
+                process.send_signal(signal.SIGINT)
+
+    err.print("purging what is past retention …", markup=False)
+    where = store_config(settings)
+    env = dict(os.environ) | {"ADWATCH_STORE": where.url}
+    row = run_purge(duration(schedule.purge.timeout), env, lambda: open_store(where), on_start)
+    if row["status"] != "ok":
+        fail(f"purge: failed ({row['reason']})")
+    return row
 
 
 @schedule_app.command("show")
@@ -114,6 +149,14 @@ def once(as_json: JsonOpt = False) -> None:
             err.print(visible(f"{name}: a crawl is already running; skipped", False), markup=False)
             continue
         runs.append(_crawl(settings, schedule, name))
+    try:
+        if _purge_due(settings, schedule):  # after the crawls: it never delays one
+            runs.append(_purge(settings, schedule))
+    except StoreUnavailable as exc:
+        fail(f"purge: store unavailable ({exc}); not run")
+        runs.append({"id": None, "source": "purge", "started_at": None, "finished_at": None, "status": "failed",
+                     "pages": 0, "new_ads": 0, "updated_ads": 0, "removed_ads": 0, "errors": 1,
+                     "reason": f"store unavailable: {exc}", "stats": {}})
     if as_json:
         print_json(runs)
     elif runs:
@@ -132,13 +175,14 @@ def run() -> None:
     from adwatch.scheduler import Stopper, due_sources, is_locked, sleep_until
 
     settings, schedule, _ = _load()
-    if not schedule.sources:
+    if not schedule.sources and schedule.purge is None:
         fail("no valid schedule entries: nothing to run")
         raise typer.Exit(2)
     stopper = Stopper()
     stopper.install()
     home = settings.get("ADWATCH_HOME")
     workers: dict[str, threading.Thread] = {}
+    purge_retry = 0.0
     err.print(f"scheduler: {len(schedule.sources)} source(s); Ctrl-C or SIGTERM stops it")
     while not stopper.stopping:
         busy = {name for name, worker in workers.items() if worker.is_alive()}
@@ -148,6 +192,21 @@ def run() -> None:
             err.print(visible(f"scheduler: store unavailable ({exc}); trying again in {_POLL:.0f} s", False),
                       markup=False)
             due = []
+        purging = "purge" in workers and workers["purge"].is_alive()
+        try:
+            if not purging and not stopper.stopping and time.monotonic() >= purge_retry \
+                    and _purge_due(settings, schedule):
+                purge_retry = time.monotonic() + _PURGE_RETRY  # a failure is recorded; the next look waits
+
+                def purge_work() -> None:
+                    row = _purge(settings, schedule, stopper)
+                    err.print(visible(f"purge: {row['status']} ({row.get('reason') or 'no errors'})", False),
+                              markup=False)
+
+                workers["purge"] = threading.Thread(target=purge_work, name="purge", daemon=False)
+                workers["purge"].start()
+        except StoreUnavailable as exc:
+            err.print(visible(f"scheduler: purge not started, store unavailable ({exc})", False), markup=False)
         for name in due:
             if stopper.stopping:
                 break

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import signal
@@ -31,7 +32,8 @@ from config.schedule_schema import Schedule, SourceSchedule, duration
 from index.rules import CRASHED, run_owner
 from index.store import Store
 
-__all__ = ["SourceBusy", "crawl_lock", "due_sources", "is_locked", "last_starts", "run_crawl"]
+__all__ = ["SourceBusy", "crawl_lock", "due_sources", "is_locked", "last_purge", "last_starts", "run_crawl",
+           "run_purge"]
 
 KILL_GRACE = 60.0  # seconds between SIGINT and SIGKILL for a crawl past its timeout
 
@@ -164,3 +166,61 @@ class Stopper:
 def sleep_until(moment: float, stopper: Stopper) -> None:
     while not stopper.stopping and time.monotonic() < moment:
         time.sleep(min(1.0, max(0.0, moment - time.monotonic())))
+
+
+# --- the daily purge (retention) ----------------------------------------------------------------
+PURGE_ACTIONS = ("purge", "purge.failed")  # audit actions that count as a day's purge attempt
+
+
+def last_purge(store: Store) -> datetime | None:
+    """When the last purge finished or failed (from the audit log: both stores, every process)."""
+    stamps = [entry["at"] for action in PURGE_ACTIONS for entry in store.audit_entries(action=action, limit=1)]
+    return max((moment for moment in map(_parse, stamps) if moment is not None), default=None)
+
+
+def run_purge(timeout: timedelta, env: dict[str, str], store_factory: Callable[[], Store],
+              on_start: Callable[[subprocess.Popen[str]], None] | None = None) -> dict[str, Any]:
+    """``adwatch purge --json`` in its own process (a crash there never stops the scheduler); returns
+    a row shaped like a crawl run's (``source`` "purge"). A failure is written to the audit log as
+    ``purge.failed`` (with the reason), so it is recorded like a failed crawl and not retried before
+    the next day's start; ``adwatch purge`` by hand finishes it any time."""
+    started = utcnow().replace(microsecond=0)
+    if env.get("ADWATCH_NOW"):
+        env = env | {"ADWATCH_NOW": iso(started)}
+    process = subprocess.Popen([sys.executable, "-m", "adwatch", "purge", "--json"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    if on_start:
+        on_start(process)
+    reason = None
+    try:
+        stdout, stderr = process.communicate(timeout=timeout.total_seconds())
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+        try:
+            stdout, stderr = process.communicate(timeout=KILL_GRACE)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            stdout, stderr = process.communicate()
+        reason = f"stopped after its timeout of {timeout}"
+    if reason is None and process.returncode != 0:
+        reason = f"adwatch purge exited {process.returncode}: {(stderr.strip().splitlines() or [''])[-1][:300]}"
+    result: dict[str, Any] = {}
+    try:
+        result = json.loads(stdout) if stdout.strip() and reason is None else {}
+    except ValueError:
+        reason = "adwatch purge printed no result"
+    row: dict[str, Any] = {"id": None, "source": "purge", "started_at": iso(started), "finished_at": iso(utcnow()),
+                           "status": "failed" if reason else "ok", "pages": 0, "new_ads": 0, "updated_ads": 0,
+                           "removed_ads": int((result.get("counts") or {}).get("ads") or 0),
+                           "errors": int(bool(reason)),
+                           "reason": reason, "stats": {"counts": result.get("counts") or {}}}
+    if reason:
+        store = store_factory()
+        try:
+            store.audit_append(f"scheduler:{getpass.getuser()}", "purge.failed", {"reason": reason}, None,
+                               iso(utcnow()))
+        except Exception as exc:  # the store is the likely cause: the line on stderr still says it
+            fail(f"purge: failed ({reason}), and the audit log did not get it ({exc})")
+        finally:
+            store.close()
+    return row

@@ -102,11 +102,15 @@ class AlertEngine:
         # strictly before: the ads of a crawl are stamped up to the second it finishes
         return end is None or not seen or not end < seen
 
-    def _returns(self, ads: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
-        """Ads with which a number came back after more than the look-back unseen: (ad, day)."""
+    def _returns(self, ads: list[dict[str, Any]], purged: str | None = None) -> list[tuple[dict[str, Any], str]]:
+        """Ads with which a number came back after more than the look-back unseen: (ad, day).
+        ``purged``: the last sighting among the number's ads that retention purged (its registry
+        entry's ``purged_last_seen_at``): the look-back still counts from it (issue 15)."""
         days = self.config.new_numbers.lookback_days
         if not days:
             return []
+        if purged:
+            ads = [{"id": "", "first_seen_at": purged, "last_seen_at": purged}, *ads]
         gap = timedelta(days=days)
         dated = [(first, _readable(ad.get("last_seen_at")) or first, ad) for ad in ads
                  if (first := _readable(ad.get("first_seen_at"))) is not None]
@@ -114,10 +118,14 @@ class AlertEngine:
         found: list[tuple[dict[str, Any], str]] = []
         last: datetime | None = None
         for first, seen, ad in dated:
-            if last is not None and first - last > gap:
+            if last is not None and first - last > gap and ad["id"]:  # "": the purged ads' sighting
                 found.append((ad, ad["first_seen_at"][:10]))
             last = seen if last is None else max(last, seen)
         return found
+
+    def _purged_sighting(self, phone: str) -> str | None:
+        record = self.store.phone_record(phone)
+        return str(record.get("purged_last_seen_at") or "") or None if record else None
 
     # --- rules ------------------------------------------------------------------------
     def _new_number(self, phone: str, ad: dict[str, Any], episode: str | None = None) -> list[dict[str, Any]]:
@@ -163,7 +171,7 @@ class AlertEngine:
                     i: ad for i, ad in batch.items() if phone in (ad.get("phones") or [])}
                 every = list(history.values())
                 if phone not in new_phones:
-                    for ad, day in self._returns(every):
+                    for ad, day in self._returns(every, self._purged_sighting(phone)):
                         if ad["id"] in batch and not self.in_baseline(ad.get("source"), ad.get("first_seen_at")):
                             found += self._new_number(phone, ad, episode=day)
                 found += self._moves(phone, every)
@@ -181,7 +189,7 @@ class AlertEngine:
         if self._needs_history():
             for phone in self.store.phones_seen(since):
                 history = self.store.phone_ads(phone)
-                for ad, day in self._returns(history):
+                for ad, day in self._returns(history, self._purged_sighting(phone)):
                     if day >= since[:10] and not self.in_baseline(ad.get("source"), ad["first_seen_at"]):
                         found += self._new_number(phone, ad, episode=day)
                 found += self._moves(phone, history)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import browser_bench, crawl_bench, index_bench, nlp_bench, web_bench
+from bench import browser_bench, crawl_bench, evidence_bench, index_bench, nlp_bench, web_bench
 
 
 def main(argv: list[str]) -> int:
@@ -13,6 +13,8 @@ def main(argv: list[str]) -> int:
     print(nlp_bench.report(results["nlp"]), file=sys.stderr)
     results["crawl"] = crawl_bench.run()
     print(crawl_bench.report(results["crawl"]), file=sys.stderr)
+    results["evidence"] = evidence_bench.run()
+    print(evidence_bench.report(results["evidence"]), file=sys.stderr)
     results["index"] = index_bench.run()
     print(index_bench.report(results["index"]), file=sys.stderr)
     results["browser"] = browser_bench.run()

@@ -9,6 +9,10 @@
         timeout: 1h                   # a crawl still running after this is stopped, recorded failed
       nightlist:
         every: 6h
+    purge:                            # adwatch purge (retention), once a day
+      at: "03:30"                     # local time it is due from (a missed day runs at the next look)
+      timeout: 2h                     # a purge still running after this is stopped, recorded failed
+      enabled: true
 
 ``load_schedule`` never raises: it returns the schedule of the good entries and one
 ``SourceProblem`` (file, field, reason) per problem.
@@ -121,9 +125,47 @@ class SourceSchedule(_Strict):
         return next_cron_start(self.cron, last.astimezone(zone))
 
 
+_AT = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class PurgeSchedule(_Strict):
+    """``adwatch purge`` once a day, due from a local time."""
+
+    at: str = "03:30"
+    timeout: str = "2h"
+    enabled: bool = True
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        match = _AT.match(value)
+        if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+            raise ValueError(f"{value!r} is not a time of day like 03:30")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: str) -> str:
+        duration(value)
+        return value
+
+    def planned(self, now: datetime, zone: ZoneInfo) -> datetime:
+        """The latest planned start at or before ``now`` (today's ``at``, else yesterday's)."""
+        match = _AT.match(self.at)
+        assert match is not None
+        local = now.astimezone(zone)
+        start = local.replace(hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0)
+        return start if start <= local else start - timedelta(days=1)
+
+    def due(self, last: datetime | None, now: datetime, zone: ZoneInfo) -> bool:
+        """Never purged, or not since the latest planned start."""
+        return self.enabled and (last is None or last < self.planned(now, zone))
+
+
 class Schedule(_Strict):
     timezone: str = "Europe/Stockholm"
     sources: dict[str, SourceSchedule] = {}
+    purge: PurgeSchedule | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -161,10 +203,17 @@ def load_schedule(path: str | Path, known_sources: set[str] | None = None) -> tu
             for err in exc.errors():
                 where = ".".join(["sources", str(name), *(str(p) for p in err["loc"])])
                 problems.append(SourceProblem(str(file), where, err["msg"].removeprefix("Value error, ")))
+    purge = None
+    if raw.get("purge") is not None:
+        try:
+            purge = PurgeSchedule.model_validate(raw["purge"])
+        except ValidationError as exc:
+            problems += [SourceProblem(str(file), ".".join(["purge", *(str(p) for p in e["loc"])]),
+                                       e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
     try:
-        schedule = Schedule(timezone=raw.get("timezone", "Europe/Stockholm"), sources=good)
+        schedule = Schedule(timezone=raw.get("timezone", "Europe/Stockholm"), sources=good, purge=purge)
     except ValidationError as exc:
         problems += [SourceProblem(str(file), ".".join(str(p) for p in e["loc"]) or "(file)",
                                    e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
-        schedule = Schedule(sources=good)
+        schedule = Schedule(sources=good, purge=purge)
     return schedule, problems

@@ -86,6 +86,8 @@ ADWATCH_EVIDENCE = True
 ADWATCH_EVIDENCE_DIR = ""
 # A crawl's WARC file is closed and a new one started past this many megabytes.
 ADWATCH_EVIDENCE_WARC_MB = 100
+# zlib level of each record's gzip member (1-9): zlib's default; warcio's own 9 is slower and no smaller on pages.
+ADWATCH_EVIDENCE_GZIP_LEVEL = 6
 
 # --- adwatch: retention (adwatch purge; durations as 30d, 6mo, 1y) -------------------
 # How long each class of data is kept; `adwatch purge` (daily in the scheduler) removes what is
@@ -161,11 +163,15 @@ AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
 # Honour Retry-After and back off on 429/503; above RetryMiddleware (550) so it sees them first.
 # Below HttpCompressionMiddleware (590), so the nesting guard reads the unpacked page.
-DOWNLOADER_MIDDLEWARES = {"spiders.backoff.BackoffMiddleware": 560, "spiders.deep_nesting.DeepNestingMiddleware": 580}
+DOWNLOADER_MIDDLEWARES = {"spiders.backoff.BackoffMiddleware": 560, "spiders.deep_nesting.DeepNestingMiddleware": 580,
+                          # Archives every answer as it came off the wire (adwatch/evidence/capture.py):
+                          # above HttpCompression (590) and Redirect (600), so bodies are still compressed.
+                          "adwatch.evidence.capture.EvidenceCapture": 950}
 ADWATCH_BACKOFF_BASE = 1.0  # seconds of extra delay after the first 429/503
 ADWATCH_BACKOFF_MAX = 60.0  # ceiling for the extra delay
 # Known ads are not fetched again, paging stops at a page of known ads (spiders/incremental.py).
-SPIDER_MIDDLEWARES = {"spiders.incremental.IncrementalMiddleware": 950}
+# Each Ad carries the WARC records of the page it was read from (adwatch/evidence/capture.py).
+SPIDER_MIDDLEWARES = {"spiders.incremental.IncrementalMiddleware": 950, "adwatch.evidence.capture.EvidenceStamp": 900}
 
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,

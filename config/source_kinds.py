@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from adwatch.core.durations import parse_duration
 
@@ -63,6 +63,28 @@ class BrowserOptions(_Strict):
     memory_limit_mb: int = Field(1024, ge=64, le=262_144,
                                  description="restart the browser when it uses more than this")
     retries: int = Field(2, ge=0, le=10, description="tries again for a page that failed (crash, timeout)")
+    screenshot: StrictBool | list[Literal["listing", "detail"]] = Field(
+        False, description="archive a PNG screenshot of each rendered page (true), or of these page kinds only")
+
+    @field_validator("screenshot")
+    @classmethod
+    def _screenshot(cls, value: bool | list[str]) -> bool | list[str]:
+        if isinstance(value, list) and len(set(value)) != len(value):
+            raise ValueError("names a page kind twice")
+        return value
+
+    @model_validator(mode="after")
+    def _screenshot_rendered(self) -> BrowserOptions:
+        unrendered = [kind for kind in self.screenshot_kinds() if kind not in self.render]
+        if isinstance(self.screenshot, list) and unrendered:
+            raise ValueError(f"screenshot: {', '.join(unrendered)} pages are not rendered (add them to render)")
+        return self
+
+    def screenshot_kinds(self) -> tuple[str, ...]:
+        """The page kinds whose rendering is archived with a screenshot (only rendered kinds have one)."""
+        if self.screenshot is True:
+            return tuple(self.render)
+        return tuple(self.screenshot) if isinstance(self.screenshot, list) else ()
 
     @field_validator("wait_for", "detail_wait_for", "load_more", "reveal_wait", "listing_end")
     @classmethod

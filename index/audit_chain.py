@@ -19,6 +19,12 @@ What the chain proves, and what it cannot:
   another machine). The chain must still hold that entry, with that hash: a cut tail or a
   rewrite behind the anchor is then found. Only what came after the last recorded anchor is
   protected by the chain alone.
+- RETENTION (issue 15): ``adwatch purge`` removes entries past ``ADWATCH_RETAIN_AUDIT`` from the
+  head of the chain. Its own entry (action ``purge``, appended before the removal, in the chain
+  and so hash-protected) records ``params.audit = {"from", "through", "anchor": "SEQ:HASH"}``: the
+  last entry removed. ``verify`` then starts from that anchor (``PurgedHead``): the first kept
+  entry must carry the anchor's hash as its ``prev_hash``. A head cut at some seq up to
+  ``through`` (a purge stopped half-way on Elasticsearch) is accepted from its first entry on.
 """
 
 from __future__ import annotations
@@ -108,6 +114,7 @@ class VerifyReport:
     last_seq: int | None = None
     last_hash: str | None = None
     problems: list[Problem] = field(default_factory=list)
+    start: str | None = None  # SEQ:HASH of the last entry a purge removed, where the chain starts
 
     @property
     def ok(self) -> bool:
@@ -123,7 +130,8 @@ class VerifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "checked": self.checked, "last_seq": self.last_seq, "last_hash": self.last_hash,
-                "anchor": self.anchor, "problems": [{"seq": p.seq, "reason": p.reason} for p in self.problems]}
+                "anchor": self.anchor, "start": self.start,
+                "problems": [{"seq": p.seq, "reason": p.reason} for p in self.problems]}
 
 
 def parse_anchor(text: str) -> tuple[int, str]:
@@ -136,18 +144,51 @@ def parse_anchor(text: str) -> tuple[int, str]:
     return int(seq), digest
 
 
+@dataclass(frozen=True)
+class PurgedHead:
+    """Entries up to ``through`` were removed by a purge whose entry (``by_seq``) recorded ``hash``."""
+
+    through: int
+    hash: str
+    by_seq: int
+
+    @property
+    def anchor(self) -> str:
+        return f"{self.through}:{self.hash}"
+
+
+def purged_head(purge_entries: Iterable[dict[str, Any]], first_seq: int) -> PurgedHead | None:
+    """The purge that explains a chain starting at ``first_seq`` > 1: among the ``purge`` entries,
+    the one removing the most whose ``through`` reaches ``first_seq - 1``; None when none does."""
+    best: PurgedHead | None = None
+    for entry in purge_entries:
+        audit = (entry.get("params") or {}).get("audit") if isinstance(entry.get("params"), dict) else None
+        if not isinstance(audit, dict):
+            continue
+        try:
+            through, digest = parse_anchor(str(audit.get("anchor")))
+            by_seq = int(entry["seq"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if through >= first_seq - 1 and by_seq > through and (best is None or through > best.through):
+            best = PurgedHead(through, digest, by_seq)
+    return best
+
+
 class ChainVerifier:
     """Walks the chain in order, a page at a time (``add``), then ``finish`` gives the report.
 
     Every problem is one ``Problem`` (seq, reason); the walk never stops at the first one, and
     an entry in any shape (a field missing, a seq that is no number) is a problem, not a crash."""
 
-    def __init__(self, anchor: tuple[int, str] | None = None) -> None:
+    def __init__(self, anchor: tuple[int, str] | None = None, head: PurgedHead | None = None) -> None:
         self.anchor = anchor
-        self.report = VerifyReport()
-        self._prev_seq = 0
-        self._prev_hash = GENESIS
+        self.head = head
+        self.report = VerifyReport(start=head.anchor if head else None)
+        self._prev_seq = head.through if head else 0
+        self._prev_hash = head.hash if head else GENESIS
         self._anchor_seen = False
+        self._started = False
 
     def add(self, entries: Iterable[dict[str, Any]]) -> None:
         for entry in entries:
@@ -162,6 +203,11 @@ class ChainVerifier:
         if not isinstance(seq, int) or isinstance(seq, bool):
             self._problem(repr(seq)[:40], f"malformed entry after seq {self._prev_seq}: its seq is no number")
             return
+        if not self._started:
+            self._started = True
+            if self.head is not None and seq <= self.head.through:
+                # A purge stopped before it removed all it meant to: the chain starts at its first entry.
+                self._prev_seq, self._prev_hash = seq - 1, str(entry.get("prev_hash"))
         if seq <= self._prev_seq:
             what = ("a second entry with this seq" if seq == self._prev_seq
                     else f"out of order after seq {self._prev_seq}")

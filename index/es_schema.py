@@ -19,7 +19,7 @@ from typing import Any
 from geo.gazetteer import fold
 
 SCHEMA_VERSION = 1
-KINDS = ("ads", "phones", "versions", "runs", "alerts", "saved", "audit")
+KINDS = ("ads", "phones", "versions", "runs", "alerts", "saved", "audit", "holds")
 
 _WORDS = re.compile(r"[^\W_]+")
 
@@ -92,11 +92,13 @@ def mappings(kind: str, analyzer: str = "standard") -> dict[str, Any]:
     elif kind == "phones":
         properties = {"e164": _KEYWORD, "first_seen_at": _DATE, "first_town": _KEYWORD, "first_county": _KEYWORD,
                       "first_ad": _KEYWORD,
-                      "last_seen_at": _DATE, "ads_count": _INT, "towns": _KEYWORD}
+                      "last_seen_at": _DATE, "ads_count": _INT, "towns": _KEYWORD,
+                      "purged_last_seen_at": _DATE}  # the last sighting among its purged ads (issue 15)
     elif kind == "versions":
         stored = {"type": "text", "index": False}
         properties = {"ad_id": _KEYWORD, "version": _INT, "content_hash": _KEYWORD, "title": stored,
-                      "text": stored, "phones": _KEYWORD, "replaced_at": _DATE}
+                      "text": stored, "phones": _KEYWORD, "replaced_at": _DATE,
+                      "evidence": _OFF}  # the records the version was read from (issue 15)
     elif kind == "runs":
         properties = {"id": {"type": "long"}, "source": _KEYWORD, "started_at": _DATE, "finished_at": _DATE,
                       "status": _KEYWORD, "pages": _INT, "new_ads": _INT, "updated_ads": _INT,
@@ -114,6 +116,9 @@ def mappings(kind: str, analyzer: str = "standard") -> dict[str, Any]:
         properties = {"seq": {"type": "long"}, "at": _DATE, "user": _KEYWORD, "action": _KEYWORD,
                       "params": _OFF, "result_count": {"type": "long"},
                       "prev_hash": _KEYWORD, "hash": _KEYWORD}
+    elif kind == "holds":  # legal holds (issue 15): a case's claim on ads; released ones stay
+        properties = {"id": _KEYWORD, "case": _KEYWORD, "kind": _KEYWORD, "value": _KEYWORD, "ads": _KEYWORD,
+                      "by": _KEYWORD, "at": _DATE, "released_by": _KEYWORD, "released_at": _DATE}
     else:
         raise ValueError(f"unknown index kind {kind!r}")
     # Unknown fields are kept in _source but not indexed: a newer crawler never breaks an older index.

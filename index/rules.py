@@ -264,3 +264,33 @@ def unavailable(status: int | None) -> bool:
     """An HTTP status that means "the store cannot take this now, retry later, keep the data"
     (overloaded: 429, or failing: 5xx), as opposed to a refusal of the data itself (4xx)."""
     return status is not None and (status >= 500 or status == 429)
+
+
+# --- retention (issue 15) -----------------------------------------------------------------------
+def relocated(evidence: Any, warc: str, moves: dict[int, tuple[str, int]]) -> tuple[Any, int]:
+    """An ad's (or version's) ``evidence`` after the archive moved records out of ``warc``: each
+    reference (the response, flat, and each ``related``) into ``warc`` at an offset in ``moves``
+    points to its new (file, offset). Returns (evidence, references changed); 0 leaves it as it was."""
+    if not isinstance(evidence, dict) or "record_id" not in evidence:
+        return evidence, 0
+    changed = 0
+
+    def moved(ref: dict[str, Any]) -> dict[str, Any]:
+        nonlocal changed
+        if ref.get("warc") != warc:
+            return ref
+        try:
+            target = moves.get(int(ref.get("offset")))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return ref
+        if target is None:
+            return ref
+        changed += 1
+        return ref | {"warc": target[0], "offset": target[1]}
+
+    out = moved(dict(evidence))
+    related = evidence.get("related")
+    if isinstance(related, list):
+        out["related"] = [moved(dict(r)) if isinstance(r, dict) else r for r in related]
+    return (out, changed) if changed else (evidence, 0)
+

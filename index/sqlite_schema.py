@@ -260,4 +260,33 @@ MIGRATIONS.append((
     """,
 ))
 
+MIGRATIONS.append((
+    11,
+    """
+    -- Evidence (issue 15): a replaced version keeps the records it was read from. (An ADD COLUMN
+    -- whose column exists is skipped by migrate(): this migration may meet a file set back to v10.)
+    ALTER TABLE ad_versions ADD COLUMN evidence TEXT;
+    -- The last sighting among a number's purged ads: the alerts' look-back still measures from it
+    -- when the ads are gone and the registry entry is not (adwatch/retention/policy.py).
+    ALTER TABLE phones ADD COLUMN purged_last_seen_at TEXT;
+    -- Retention: versions found by when they were replaced.
+    CREATE INDEX IF NOT EXISTS ad_versions_replaced ON ad_versions(replaced_at);
+    CREATE INDEX IF NOT EXISTS crawl_runs_started ON crawl_runs(started_at);
+    CREATE INDEX IF NOT EXISTS phones_last_seen ON phones(last_seen_at);
+    -- Legal holds: what a case keeps from purge (index/store.py HoldStore). Released holds stay.
+    CREATE TABLE IF NOT EXISTS holds (
+        id TEXT PRIMARY KEY,
+        case_name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        ads TEXT NOT NULL DEFAULT '[]',
+        held_by TEXT NOT NULL,
+        held_at TEXT NOT NULL,
+        released_by TEXT,
+        released_at TEXT
+    );
+    CREATE INDEX IF NOT EXISTS holds_case ON holds(case_name, held_at);
+    """,
+))
+
 LATEST = MIGRATIONS[-1][0]

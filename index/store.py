@@ -7,7 +7,9 @@ Ads go in and come out as plain dicts with the fields of ``spiders.items.Ad``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -198,6 +200,103 @@ class SavedSearchStore(Protocol):
         ...
 
 
+# A legal hold (issue 15): a case's claim on ads that retention must not purge. ``kind`` says
+# what was held: ``ad`` (the ads named), ``phone`` (every ad carrying the number, now and
+# later, and its registry entry: ``value`` is the number), ``search`` (the ads a query
+# matched when the hold was added: ``value`` is the query as typed, ``ads`` the snapshot).
+# A released hold stays listed, with who released it and when.
+HOLD_FIELDS: tuple[str, ...] = tuple("id case kind value ads by at released_by released_at".split())
+HOLD_KINDS: tuple[str, ...] = ("ad", "phone", "search")
+
+
+def hold_id() -> str:
+    """A new hold's id: the real time in hex first, so holds stamped with the same (simulated)
+    time still list in the order they were added; then random, so two writers never collide."""
+    return f"{time.time_ns():016x}{uuid.uuid4().hex[:12]}"
+
+
+class HoldStore(Protocol):
+    """Legal holds: what a case keeps from purge, and their release."""
+
+    def add_hold(self, case: str, kind: str, value: str, ads: Sequence[str], by: str, at: str) -> dict[str, Any]:
+        """Stores a new active hold (``HOLD_FIELDS``, a fresh ``id``) and returns it."""
+        ...
+
+    def holds(self, case: str | None = None, active: bool | None = None) -> list[dict[str, Any]]:
+        """Oldest first; ``active`` True: unreleased only, False: released only."""
+        ...
+
+    def release_holds(self, case: str, by: str, at: str) -> list[dict[str, Any]]:
+        """Releases every active hold of ``case``; returns them as released (none: [])."""
+        ...
+
+
+class RetentionStore(Protocol):
+    """What ``adwatch purge`` needs of a store (adwatch/retention/): find what expired, remove it
+    by id, and keep the evidence references of the kept ads right when the archive is rewritten.
+
+    Every removal is by id and idempotent (an id already gone is no error), so a purge that
+    stopped half-way is finished by running it again."""
+
+    def expired_ads(self, before: str) -> list[str]:
+        """Ids of ads last seen before ``before``, oldest first."""
+        ...
+
+    def expired_versions(self, before: str) -> list[tuple[str, int]]:
+        """(ad id, version) of replaced versions replaced before ``before``."""
+        ...
+
+    def purge_ads(self, ids: Sequence[str], before: str | None = None) -> int:
+        """Removes these ads with every version, link and index row; the phone registry keeps each
+        of their numbers' last sighting (``last_seen_at``). With ``before``, only those still last
+        seen before it (a crawl that saw one again since the plan keeps it). Returns how many went."""
+        ...
+
+    def purge_versions(self, versions: Sequence[tuple[str, int]]) -> int: ...
+
+    def orphan_phones(self, before: str) -> list[str]:
+        """Registry entries no stored ad carries, last seen before ``before``."""
+        ...
+
+    def purge_phones(self, numbers: Sequence[str]) -> int: ...
+
+    def expired_alerts(self, before: str) -> list[tuple[str, str | None, str | None]]:
+        """(alert id, ad, phone) of alerts raised before ``before``."""
+        ...
+
+    def purge_alerts(self, ids: Sequence[str]) -> int: ...
+
+    def expired_runs(self, before: str) -> list[int]:
+        """Ids of finished crawl runs started before ``before`` (a running one is never expired)."""
+        ...
+
+    def purge_runs(self, ids: Sequence[int]) -> int: ...
+
+    def expired_audit(self, before: str) -> tuple[int, str] | None:
+        """(seq, hash) of the newest audit entry that may go: it and every entry before it are
+        older than ``before`` (an entry stamped out of order stops the cut); None when none is."""
+        ...
+
+    def audit_purge(self, through: int, user: str, action: str, params: dict[str, Any],
+                    result_count: int | None, at: str) -> dict[str, Any]:
+        """Appends the purge's own entry (``params`` carries the anchor of what goes) and removes
+        every entry with ``seq`` <= ``through`` (never the appended one): SQLite in one transaction;
+        Elasticsearch appends first and removes oldest first, so a crash leaves a chain that still
+        verifies and a rerun removes the rest. Returns the appended entry."""
+        ...
+
+    def evidence_refs(self) -> Iterator[tuple[str, int | None, dict[str, Any]]]:
+        """(ad id, version or None for the ad itself, evidence) of every stored ad and replaced
+        version that has an ``evidence`` dict."""
+        ...
+
+    def relocate_evidence(self, ad_ids: Iterable[str], warc: str, moves: dict[int, tuple[str, int]]) -> int:
+        """In the evidence of these ads and their versions, every record reference into file
+        ``warc`` at an offset in ``moves`` now points to ``moves[offset]`` (file, offset).
+        Compare-and-set: a reference changed meanwhile is left alone. Returns references changed."""
+        ...
+
+
 class StoreAdmin(Protocol):
     """The store as a whole: visibility of writes, a summary, closing."""
 
@@ -210,9 +309,11 @@ class StoreAdmin(Protocol):
     def close(self) -> None: ...
 
 
-class Store(AdStore, PhoneRegistry, AlertStore, RunLog, AuditLog, SavedSearchStore, StoreAdmin, Protocol):
+class Store(AdStore, PhoneRegistry, AlertStore, RunLog, AuditLog, SavedSearchStore, HoldStore, RetentionStore,
+            StoreAdmin, Protocol):
     """Every part: what the pipelines, the CLI and the scheduler open."""
 
 
 # The parts, for tests and documentation (each is a Protocol above).
-PARTS: tuple[type, ...] = (AdStore, PhoneRegistry, AlertStore, RunLog, AuditLog, SavedSearchStore, StoreAdmin)
+PARTS: tuple[type, ...] = (AdStore, PhoneRegistry, AlertStore, RunLog, AuditLog, SavedSearchStore, HoldStore,
+                          RetentionStore, StoreAdmin)

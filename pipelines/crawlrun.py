@@ -37,8 +37,10 @@ def run_status(reason: str, stats: dict[str, Any]) -> str:
             return "failed"
         # A callback that raised (Scrapy counts it as spider_exceptions/count) lost what the page
         # held after the fault: a listing's later ads, a channel's "load older".
+        # A page the archive could not keep (adwatch/evidence/) is stored without its evidence.
         lost = (stats.get("adwatch/spider/listing_errors", 0) + stats.get("adwatch/store/spooled_batches", 0)
-                + stats.get("adwatch/pipeline/item_error", 0) + stats.get("spider_exceptions/count", 0))
+                + stats.get("adwatch/pipeline/item_error", 0) + stats.get("spider_exceptions/count", 0)
+                + stats.get("adwatch/evidence/not_archived", 0))
         return "partial" if lost else "ok"
     if reason in ("shutdown", "closespider_timeout", "closespider_itemcount", "closespider_pagecount"):
         return "interrupted"
@@ -64,10 +66,12 @@ def _reason(reason: str, status: str, stats: dict[str, Any]) -> str | None:
     if status == "partial":
         lost_ads = stats.get("adwatch/pipeline/item_error", 0)
         broken = stats.get("spider_exceptions/count", 0)
+        unarchived = stats.get("adwatch/evidence/not_archived", 0)
         return (f"{stats.get('adwatch/spider/listing_errors', 0)} listing pages lost, "
                 f"{stats.get('adwatch/store/spooled_batches', 0)} batches spooled"
                 + (f", {lost_ads} ads failed in a pipeline stage (see the log)" if lost_ads else "")
-                + (f", {broken} pages broke off while read (see the log)" if broken else ""))
+                + (f", {broken} pages broke off while read (see the log)" if broken else "")
+                + (f", {unarchived} pages not archived as evidence (see the log)" if unarchived else ""))
     if status == "failed" and reason == "finished" and _yielded_nothing(stats):
         return (f"the {stats.get('adwatch/spider/listing_pages', 0)} listing pages held no ads: "
                 "the selectors no longer fit the site, or the site blocks us")

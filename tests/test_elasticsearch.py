@@ -44,7 +44,7 @@ def test_indices_are_versioned_behind_aliases_from_templates(es_url: str, es_pre
     aliases = store.es.indices.get_alias(index=f"{es_prefix}-*").body
     assert {name: sorted(info["aliases"]) for name, info in aliases.items()} == {
         f"{es_prefix}-{kind}-v1": [f"{es_prefix}-{kind}"] for kind in ("ads", "phones", "versions", "runs", "alerts",
-                                                                         "saved", "audit")}
+                                                                         "saved", "audit", "holds")}
     mapping = store.es.indices.get_mapping(index=f"{es_prefix}-ads").body[f"{es_prefix}-ads-v1"]["mappings"]
     fields = mapping["properties"]
     assert fields["phones"]["type"] == "keyword" and fields["town_names"]["type"] == "keyword"

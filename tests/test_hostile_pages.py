@@ -125,7 +125,8 @@ def test_what_is_cut_is_recorded(hostile_crawl: tuple[Path, subprocess.Completed
     caps = Caps()
     title = ads["hugetitle"]
     assert len(str(title["title"])) == caps.field
-    assert title["evidence"] == {"truncated": {"title": len("Ring 070-174 06 08 ") + 1_000_000}}
+    assert title["evidence"]["truncated"] == {"title": len("Ring 070-174 06 08 ") + 1_000_000}
+    assert title["evidence"]["record_id"]  # and the page it was read from is archived
     fields = ads["hugefields"]
     cut = fields["evidence"]["truncated"]
     assert set(cut) == {"poster", "phone_field", "images"} and cut["images"] == 1000
@@ -240,3 +241,12 @@ def test_an_ad_a_stage_lost_makes_the_run_partial_not_ok() -> None:
     lost = {**fetched, "adwatch/pipeline/item_error": 3}
     assert run_status("finished", lost) == "partial"
     assert "3 ads failed in a pipeline stage" in str(_reason("finished", "partial", lost))
+
+
+def test_a_page_the_archive_could_not_keep_makes_the_run_partial_with_the_reason() -> None:
+    from pipelines.crawlrun import _reason, run_status
+
+    fetched = {"adwatch/spider/listing_pages": 2, "adwatch/spider/detail_pages": 9}
+    unarchived = {**fetched, "adwatch/evidence/not_archived": 4}
+    assert run_status("finished", unarchived) == "partial"
+    assert "4 pages not archived as evidence" in str(_reason("finished", "partial", unarchived))

@@ -273,3 +273,57 @@ def test_schedule_run_stops_cleanly_on_sigterm(scheduled: tuple[DemoSite, dict[s
     runs = json.loads(run_adwatch("runs", "--json", home=home, env=env, check=True).stdout)
     assert [r["status"] for r in runs] == ["interrupted"]
     assert not is_locked(home, "nightlist")
+
+
+# --- the daily purge ------------------------------------------------------------------------------
+
+
+def test_a_purge_entry_is_read_and_checked(tmp_path: Path) -> None:
+    schedule, problems = load_schedule(write(tmp_path, "purge:\n  at: '03:30'\n  timeout: 1h\nsources: {}\n"), set())
+    assert problems == [] and schedule.purge is not None and schedule.purge.at == "03:30"
+    bad, problems = load_schedule(write(tmp_path, "purge:\n  at: '25:00'\nsources: {}\n"), set())
+    assert bad.purge is None and len(problems) == 1 and problems[0].field == "purge.at"
+    assert "time of day" in problems[0].reason
+    shipped, _ = load_schedule(ROOT / "config" / "schedule.yaml")
+    assert shipped.purge is not None and shipped.purge.enabled
+
+
+@pytest.mark.parametrize(("last", "now", "due"), [
+    (None, NOW, True),  # never purged
+    (datetime(2026, 11, 28, 2, 31, tzinfo=UTC), NOW, False),  # 03:31 Stockholm today: done
+    (datetime(2026, 11, 27, 2, 31, tzinfo=UTC), NOW, True),  # yesterday's: today's 03:30 has passed
+    (datetime(2026, 11, 27, 2, 31, tzinfo=UTC), datetime(2026, 11, 28, 2, 0, tzinfo=UTC), False),  # 03:00: not yet
+])
+def test_purge_is_due_once_a_day(last: datetime | None, now: datetime, due: bool) -> None:
+    from config.schedule_schema import PurgeSchedule
+
+    assert PurgeSchedule(at="03:30").due(last, now, Schedule().zone) is due
+    assert PurgeSchedule(at="03:30", enabled=False).due(last, now, Schedule().zone) is False
+
+
+def test_schedule_once_purges_daily_and_reports_a_failed_purge(home: Path, tmp_path: Path) -> None:
+    env = {"ADWATCH_SCHEDULE": str(write(tmp_path, "purge:\n  at: '03:30'\nsources: {}\n")),
+           "ADWATCH_NOW": "2027-12-01T03:00:00Z"}
+    first = run_adwatch("schedule", "once", "--json", home=home, env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    (row,) = json.loads(first.stdout)
+    assert row["source"] == "purge" and row["status"] == "ok"
+    again = run_adwatch("schedule", "once", "--json", home=home, env=env)
+    assert again.returncode == 0 and json.loads(again.stdout) == []  # done for today
+
+    # A purge that fails (its report folder cannot be made: a file is in the way) is a failed row,
+    # exit 1, a `purge.failed` audit entry; the scheduler goes on, and tries again the next day.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "purge").write_text("in the way", encoding="utf-8")
+    failed = run_adwatch("schedule", "once", "--json", home=broken, env=env)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    (row,) = json.loads(failed.stdout)
+    assert row["status"] == "failed" and "purge" in row["reason"]
+    audit = json.loads(run_adwatch("audit", "--action", "purge.failed", "--json", home=broken, env=env,
+                                   check=True).stdout)
+    assert len(audit) == 1 and audit[0]["user"].startswith("scheduler:")
+    assert json.loads(run_adwatch("schedule", "once", "--json", home=broken, env=env).stdout) == []
+    next_day = env | {"ADWATCH_NOW": "2027-12-02T03:00:00Z"}
+    assert [r["source"] for r in json.loads(run_adwatch("schedule", "once", "--json", home=broken,
+                                                        env=next_day).stdout)] == ["purge"]

@@ -187,7 +187,7 @@ def _stored(home: Path) -> list[dict[str, Any]]:
         ads = [store.get_ad(row[0]) for row in store.db.execute("SELECT id FROM ads ORDER BY id")]
     finally:
         store.close()
-    moving = ("fetched_at", "first_seen_at", "last_seen_at")
+    moving = ("fetched_at", "first_seen_at", "last_seen_at", "evidence")  # each crawl archives its own records
     return [{k: v for k, v in (ad or {}).items() if k not in moving} for ad in ads]
 
 

@@ -550,3 +550,105 @@ class TestStoreAdmin:
         assert summary["top_towns"] == {"Gävle": 2, "Sandviken": 2}
         assert summary["sources"] == {"s": 3, "t": 1}
         assert summary["top_phones"] == [{"e164": "+46701740605", "ads": 1, "towns": ["Gävle"]}]
+
+
+# --- legal holds (issue 15) ----------------------------------------------------------------------
+
+
+class TestHolds:
+    def test_add_list_release(self, store: Store) -> None:
+        first = store.add_hold("C-1", "ad", "s:1 s:2", ["s:2", "s:1", "s:1"], "cli:anna", "2026-12-01T08:00:00Z")
+        store.add_hold("C-1", "phone", "+46701740605", [], "cli:anna", "2026-12-01T08:00:00Z")
+        store.add_hold("C-2", "search", "hotell", ["s:3"], "cli:bo", "2026-12-01T09:00:00Z")
+        assert first["ads"] == ["s:1", "s:2"] and first["released_at"] is None
+        listed = store.holds()
+        assert [(h["case"], h["kind"]) for h in listed] == [("C-1", "ad"), ("C-1", "phone"), ("C-2", "search")]
+        assert listed[0] == first
+        released = store.release_holds("C-1", "cli:bo", "2026-12-02T08:00:00Z")
+        assert sorted(h["kind"] for h in released) == ["ad", "phone"]
+        assert all(h["released_by"] == "cli:bo" and h["released_at"] == "2026-12-02T08:00:00Z" for h in released)
+        assert store.release_holds("C-1", "cli:bo", "2026-12-03T08:00:00Z") == []  # none active: nothing changes
+        assert [h["case"] for h in store.holds(active=True)] == ["C-2"]
+        assert [h["kind"] for h in store.holds(case="C-1", active=False)] == ["ad", "phone"]
+        assert len(store.holds()) == 3  # released holds stay listed
+
+    def test_an_unknown_kind_is_refused(self, store: Store) -> None:
+        with pytest.raises(ValueError, match="kind"):
+            store.add_hold("C", "town", "Gävle", [], "cli:a", "2026-12-01T08:00:00Z")
+
+
+# --- retention (issue 15) ------------------------------------------------------------------------
+
+
+def _ev(n: int) -> dict[str, Any]:
+    return {"warc": "warc/a.warc.gz", "offset": n * 100, "length": 100, "record_id": f"<urn:uuid:{n}>",
+            "sha256": "0" * 64, "fetched_at": "2026-11-20T00:00:00Z", "url": f"http://x/{n}",
+            "related": [{"type": "request", "warc": "warc/a.warc.gz", "offset": n * 100 + 50, "length": 50,
+                         "record_id": f"<urn:uuid:{n}r>", "sha256": "0" * 64, "fetched_at": "2026-11-20T00:00:00Z",
+                         "url": f"http://x/{n}"}]}
+
+
+class TestRetention:
+    def test_expired_and_removed_by_id(self, store: Store) -> None:
+        store.write_ads([ad(1, phones=["+46701740605"], last_seen_at="2026-01-01T00:00:00Z",
+                            first_seen_at="2026-01-01T00:00:00Z"),
+                         ad(2, phones=["+46701740606"])])
+        store.write_ads([ad(2, phones=["+46701740606"], content_hash="h2b")])  # a version of ad 2
+        store.refresh()
+        assert store.expired_ads("2026-06-01T00:00:00Z") == ["s:1"]
+        assert store.expired_versions("2026-12-01T00:00:00Z") == [("s:2", 1)]
+        assert store.purge_ads(["s:1"], before="2025-06-01T00:00:00Z") == 0  # seen since: kept
+        assert store.purge_ads(["s:1", "s:1", "s:404"], before="2026-06-01T00:00:00Z") == 1
+        assert store.purge_ads(["s:1"]) == 0  # idempotent
+        store.refresh()
+        assert store.get_ad("s:1") is None and ids(store, text="massage") == ["s:2"]
+        entry = store.phone_record("+46701740605")
+        assert entry is not None and entry["ads_count"] == 0 and entry["last_seen_at"] == "2026-01-01T00:00:00Z"
+        assert store.orphan_phones("2026-06-01T00:00:00Z") == ["+46701740605"]
+        assert store.orphan_phones("2025-06-01T00:00:00Z") == []
+        assert store.purge_phones(["+46701740605", "+46701740606"]) == 1  # a number an ad carries stays
+        assert store.purge_versions([("s:2", 1)]) == 1 and store.ad_versions("s:2") == []
+
+    def test_alerts_and_runs(self, store: Store) -> None:
+        store.add_alerts([{"id": f"a{n}", "key": f"k{n}", "rule": "r", "kind": "k", "phone": "+46701740605",
+                           "ad": "s:1", "created_at": at, "details": {}, "deliveries": {}}
+                          for n, at in enumerate(["2025-01-01T00:00:00Z", "2026-11-01T00:00:00Z"])])
+        old = store.start_run("s", "2024-01-01T00:00:00Z")
+        store.finish_run(old, status="ok", finished_at="2024-01-01T01:00:00Z")
+        store.start_run("s", "2024-01-02T00:00:00Z")  # still running: never expired
+        store.refresh()
+        assert store.expired_alerts("2026-01-01T00:00:00Z") == [("a0", "s:1", "+46701740605")]
+        assert store.purge_alerts(["a0"]) == 1 and [a["id"] for a in store.alerts()] == ["a1"]
+        assert store.expired_runs("2025-01-01T00:00:00Z") == [old]
+        assert store.purge_runs([old]) == 1 and len(store.runs()) == 1
+
+    def test_audit_purge_keeps_a_chain_that_verifies(self, store: Store) -> None:
+        from adwatch.audit_cmd import walk
+
+        for at in ("2020-01-01T00:00:00Z", "2020-02-01T00:00:00Z", "2026-01-01T00:00:00Z"):
+            store.audit_append("anna", "search", {}, 1, at)
+        through = store.expired_audit("2021-01-01T00:00:00Z")
+        assert through is not None and through[0] == 2
+        entry = store.audit_purge(through[0], "cli:t", "purge",
+                                  {"audit": {"through": 2, "anchor": f"{through[0]}:{through[1]}"}}, 2,
+                                  "2026-12-01T00:00:00Z")
+        assert entry["seq"] == 4 and [e["seq"] for e in store.audit_chain()] == [3, 4]
+        report = walk(store)
+        assert report.ok and report.start == f"2:{through[1]}"
+        store.audit_append("anna", "search", {}, 1)  # the log goes on after a purge
+        assert walk(store).ok
+
+    def test_versions_keep_evidence_and_references_move(self, store: Store) -> None:
+        store.write_ads([ad(1, evidence=_ev(1))])
+        store.write_ads([ad(1, content_hash="h1b", evidence=_ev(2))])
+        assert store.ad_versions("s:1")[0]["evidence"] == _ev(1)
+        store.refresh()
+        assert sorted(((i, v) for i, v, _ in store.evidence_refs()), key=str) == [("s:1", 1), ("s:1", None)]
+        moves = {100: ("warc/b.warc.gz", 0), 150: ("warc/b.warc.gz", 100), 200: ("warc/b.warc.gz", 150)}
+        assert store.relocate_evidence(["s:1"], "warc/a.warc.gz", moves) == 3
+        assert store.relocate_evidence(["s:1"], "warc/a.warc.gz", moves) == 0  # idempotent
+        store.refresh()
+        now, old = store.get_ad("s:1")["evidence"], store.ad_versions("s:1")[0]["evidence"]  # type: ignore[index]
+        assert (now["warc"], now["offset"], now["related"][0]["offset"]) == ("warc/b.warc.gz", 150, 250)
+        assert now["related"][0]["warc"] == "warc/a.warc.gz"  # 250 was not moved
+        assert (old["warc"], old["offset"], old["related"][0]["offset"]) == ("warc/b.warc.gz", 0, 100)

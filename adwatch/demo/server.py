@@ -6,6 +6,7 @@ Standard library only, so tests and demos need nothing beyond Python itself.
 from __future__ import annotations
 
 import argparse
+import gzip
 import sys
 import threading
 import time
@@ -277,6 +278,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_bytes(self, status: int, body: bytes, content_type: str,
                     headers: dict[str, str] | None = None) -> None:
+        if body and not content_type.startswith("image/") and _accepts_gzip(self.headers.get("Accept-Encoding")):
+            # Like most sites: text is sent gzipped to a client that accepts it, so the crawler's
+            # archive has to keep a compressed body as it came (tests check its digest). No "Vary":
+            # the browser handler's asset cache (spiders/browser/assets.py) keeps no varying answer.
+            body = gzip.compress(body, compresslevel=6, mtime=0)
+            headers = {**(headers or {}), "Content-Encoding": "gzip"}
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -284,6 +291,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+
+def _accepts_gzip(header: str | None) -> bool:
+    """Whether an Accept-Encoding header takes gzip (``gzip;q=0`` refuses it)."""
+    for part in (header or "").lower().split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip() in ("gzip", "x-gzip", "*"):
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
 
 
 def _page(query: dict[str, list[str]], name: str) -> int:

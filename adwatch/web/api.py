@@ -19,7 +19,7 @@ from starlette.datastructures import QueryParams
 
 from adwatch.web import views
 from adwatch.web.auth import Principal, check_csrf, require_admin, require_user
-from adwatch.web.pages import export_answer, normal_number
+from adwatch.web.pages import case_file_answer, export_answer, normal_number
 from adwatch.web.params import BadParameter, parse_search
 from adwatch.web.stores import request_store
 from adwatch.web.trend_params import parse_trends
@@ -55,6 +55,21 @@ def search(request: Request, facets: bool = False, who: Principal = Depends(requ
 def export(request: Request, format: str = "json", who: Principal = Depends(require_user),
            store: Store = Depends(request_store)) -> Response:
     return export_answer(request, format, who, store)
+
+
+@router.get("/ads/{ad_id:path}/evidence.wacz", summary="The ad's case file: its archived records, versions and "
+                                                      "a manifest, as a WACZ", response_class=Response)
+def evidence_wacz(request: Request, ad_id: str, who: Principal = Depends(require_user),
+                  store: Store = Depends(request_store)) -> Response:
+    return case_file_answer(request, ad_id, who, store)
+
+
+@router.get("/ads/{ad_id:path}/evidence", summary="The ad's archived records (WARC file, offset, SHA-256, "
+                                                  "record id) and its versions', each checked now: ok, "
+                                                  "changed or missing")
+def evidence(request: Request, ad_id: str, who: Principal = Depends(require_user),
+             store: Store = Depends(request_store)) -> dict[str, Any]:
+    return views.evidence_dict(views.evidence(store, who.name, ad_id, request.app.state.config.evidence))
 
 
 @router.get("/ads/{ad_id:path}", summary="One ad: its facts, versions and the ads sharing its numbers or handles")

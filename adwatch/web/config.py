@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adwatch.core.durations import parse_duration
+
+if TYPE_CHECKING:
+    from adwatch.evidence.refs import ArchivePlace
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,13 @@ class WebConfig:
     session_ttl_s: float = 12 * 3600
     session_idle_s: float = 3600
     fetch_images: bool = True
+    evidence_dir: Path | None = None  # the evidence archive (ADWATCH_EVIDENCE_DIR, else ADWATCH_HOME/evidence)
+
+    @property
+    def evidence(self) -> ArchivePlace:
+        from adwatch.evidence.refs import ArchivePlace
+
+        return ArchivePlace(self.evidence_dir or self.home / "evidence")
 
     @property
     def tls(self) -> bool:
@@ -35,6 +45,8 @@ class WebConfig:
 
     @classmethod
     def from_settings(cls, settings: Any) -> WebConfig:
+        from adwatch.evidence.refs import ArchivePlace
+
         cert = settings.get("ADWATCH_WEB_TLS_CERT") or None
         key = settings.get("ADWATCH_WEB_TLS_KEY") or None
         if bool(cert) != bool(key):
@@ -49,4 +61,5 @@ class WebConfig:
             session_ttl_s=parse_duration(str(settings.get("ADWATCH_WEB_SESSION_TTL"))).total_seconds(),
             session_idle_s=parse_duration(str(settings.get("ADWATCH_WEB_SESSION_IDLE"))).total_seconds(),
             fetch_images=settings.getbool("ADWATCH_WEB_FETCH_IMAGES"),
+            evidence_dir=ArchivePlace.from_settings(settings).root,
         )

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from adwatch.web import i18n, views
@@ -227,10 +227,30 @@ def image(request: Request, n: int, ad_id: str, who: Principal = Depends(require
     return Response(found.body, media_type=found.media_type)
 
 
+def case_file_answer(request: Request, ad_id: str, who: Principal, store: Store) -> Response:
+    """The ad's case file (WACZ), built for this request into a private temporary folder, sent,
+    then removed; analysts and admins may (the download is in the audit log before the answer)."""
+    import shutil
+
+    from starlette.background import BackgroundTask
+
+    config = request.app.state.config
+    path = views.case_file(store, who.name, ad_id, config.evidence, config.home / "web" / "cases")
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in ad_id)[:80]
+    return FileResponse(path, media_type="application/wacz", filename=f"adwatch-case-{safe}.wacz",
+                        background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True))
+
+
+@router.get("/ads/{ad_id:path}/evidence.wacz")
+def case_download(request: Request, ad_id: str, who: Principal = Depends(require_user),
+                  store: Store = Depends(request_store)) -> Response:
+    return case_file_answer(request, ad_id, who, store)
+
+
 @router.get("/ads/{ad_id:path}")
 def ad_page(request: Request, ad_id: str, who: Principal = Depends(require_user),
             store: Store = Depends(request_store)) -> Response:
-    view = views.ad_view(store, who.name, ad_id)
+    view = views.ad_view(store, who.name, ad_id, request.app.state.config.evidence)
     return render(request, "ad.html", {"view": view, "reveal": bool(who.prefs.get("reveal_images")),
                                        "fetch_images": request.app.state.config.fetch_images})
 

@@ -10,12 +10,16 @@ import csv
 import io
 import json
 import re
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from adwatch.core.clock import iso, utcnow
+from adwatch.evidence.cases import CaseAd, case_ad
+from adwatch.evidence.refs import ArchivePlace
 from adwatch.web import audit
 from adwatch.web.highlight import Segment, segments
 from adwatch.web.params import BadParameter, ParsedSearch, describe
@@ -108,6 +112,7 @@ class AdView:
     versions: list[dict[str, Any]]
     related: list[tuple[dict[str, Any], list[str]]]  # other ads, and what they share with this one
     categories: list[str] = field(default_factory=list)
+    evidence: CaseAd | None = None  # its archived records and its versions', each checked now
 
     @property
     def lang(self) -> str | None:
@@ -116,7 +121,7 @@ class AdView:
         return value if isinstance(value, str) and re.fullmatch(r"[a-z]{2,3}", value) else None
 
 
-def ad_view(store: Store, user: str, ad_id: str) -> AdView:
+def ad_view(store: Store, user: str, ad_id: str, place: ArchivePlace | None = None) -> AdView:
     ad = store.get_ad(ad_id)
     if ad is None:
         audit.record(store, user, "ad.view", {"id": ad_id}, 0)
@@ -143,7 +148,46 @@ def ad_view(store: Store, user: str, ad_id: str) -> AdView:
     related = sorted(shared.values(), key=lambda pair: seen(pair[0]), reverse=True)[:RELATED_MAX]
     head, body = segments(ad)
     audit.record(store, user, "ad.view", {"id": ad_id}, 1)
-    return AdView(ad, head, body, store.ad_versions(ad_id), related, categories(ad))
+    evidence = case_ad(store, place, ad) if place is not None else None
+    versions = evidence.versions if evidence is not None else store.ad_versions(ad_id)
+    return AdView(ad, head, body, versions, related, categories(ad), evidence)
+
+
+# --- evidence ----------------------------------------------------------------------
+def evidence(store: Store, user: str, ad_id: str, place: ArchivePlace) -> CaseAd:
+    """An ad's archived records and its versions', each checked where it lies (the API's view)."""
+    ad = store.get_ad(ad_id)
+    audit.record(store, user, "evidence.show", {"id": ad_id}, 0 if ad is None else 1)
+    if ad is None:
+        raise NotFound(f"no ad {ad_id!r}")
+    return case_ad(store, place, ad)
+
+
+def evidence_dict(item: CaseAd) -> dict[str, Any]:
+    return {"id": item.ad["id"], "version": item.ad.get("version"),
+            "records": [c.to_dict() for c in item.current],
+            "versions": [{"version": v.version, "replaced_at": v.replaced_at,
+                          "records": [c.to_dict() for c in v.checks]} for v in item.earlier]}
+
+
+def case_file(store: Store, user: str, ad_id: str, place: ArchivePlace, folder: Path) -> Path:
+    """The ad's case file (WACZ), written into ``folder``; the download is audited before it is
+    answered (no entry: AuditUnavailable, 503). The caller removes the file once it is sent."""
+    from adwatch.evidence.cases import Selector, build_case
+    from adwatch.evidence.wacz import write_case
+
+    ad = store.get_ad(ad_id)
+    if ad is None:
+        audit.record(store, user, "evidence.download", {"id": ad_id}, 0)
+        raise NotFound(f"no ad {ad_id!r}")
+    case = build_case(store, place, Selector(ids=(ad_id,)))
+    audit.record(store, user, "evidence.download", {"id": ad_id}, 1)
+    from adwatch.core.private import ensure_private_dir
+
+    ensure_private_dir(folder)
+    target = Path(tempfile.mkdtemp(prefix="case-", dir=folder)) / "case.wacz"
+    write_case(case, place, target, f"web:{user}")
+    return target
 
 
 # --- one number --------------------------------------------------------------------

@@ -55,5 +55,9 @@ FACETS = (N_("Towns"), N_("Counties"), N_("Sources"), N_("Languages"), N_("Categ
 # The main menu (adwatch/web/pages.py NAV).
 MENU = (N_("Search"), N_("Map"), N_("Trends"), N_("Alerts"), N_("Saved searches"))
 
+# An archived record's kind (adwatch/evidence/refs.py) and its check (adwatch/evidence/verify.py), ad.html.
+RECORD_TYPES = (N_("response"), N_("request"), N_("resource"), N_("screenshot"))
+RECORD_CHECKS = (N_("ok"), N_("changed"), N_("missing"))
+
 DYNAMIC: tuple[str, ...] = (CATEGORIES + ROLES + TREND_METRICS + TREND_GROUPS + TREND_INTERVALS + ALERT_STATUSES
-                            + SORT_ORDERS + FACETS + MENU)
+                            + SORT_ORDERS + FACETS + MENU + RECORD_TYPES + RECORD_CHECKS)

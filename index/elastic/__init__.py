@@ -16,14 +16,16 @@ from index.elastic.ads import ElasticAds
 from index.elastic.alerts import ElasticAlerts
 from index.elastic.audit import ElasticAudit
 from index.elastic.base import DocumentError
+from index.elastic.holds import ElasticHolds
 from index.elastic.phones import ElasticPhoneRegistry
+from index.elastic.retention import ElasticRetention
 from index.elastic.runs import ElasticRuns
 from index.elastic.saved import ElasticSavedSearches
 from index.elastic.search import ElasticAdSearch
 
 
 class ElasticStore(ElasticAds, ElasticAdSearch, ElasticPhoneRegistry, ElasticAlerts, ElasticRuns, ElasticSavedSearches,
-                   ElasticAudit, ElasticAdmin):
+                   ElasticAudit, ElasticHolds, ElasticRetention, ElasticAdmin):
     """Every part of the Store on one cluster: ``ElasticStore(url, prefix=…, analyzer=…, shards=…,
     replicas=…, timeout=…, bulk_chunk=…, create=…)``."""
 

@@ -16,7 +16,7 @@ from index.store import STORED_AD_FIELDS, AdState, WriteOutcome
 
 _DEFAULTS: dict[str, Any] = {"title": "", "text": "", "indicator_score": 0.0, "version": 1, "images": [],
                              "phones": [], "phone_details": [], "contacts": [], "towns": [], "indicators": []}
-_OLD_FIELDS = ["content_hash", "version", "title", "text", "phones", "first_seen_at"]
+_OLD_FIELDS = ["content_hash", "version", "title", "text", "phones", "first_seen_at", "evidence"]
 
 
 def _state(doc: dict[str, Any]) -> AdState:
@@ -92,7 +92,7 @@ class ElasticAds(ElasticBase):
         return {"_op_type": "create", "_index": self._alias("versions"), "_id": f"{ad_id}:{number}",
                 "_source": {"ad_id": ad_id, "version": number, "content_hash": old.get("content_hash"),
                             "title": old.get("title"), "text": old.get("text"), "phones": old.get("phones") or [],
-                            "replaced_at": replaced_at}}
+                            "replaced_at": replaced_at, "evidence": old.get("evidence")}}
 
     def touch(self, sightings: Sequence[tuple[str, str]]) -> int:
         """Move ``last_seen_at`` forward; a number's last sighting is read from its ads."""

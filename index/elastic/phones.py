@@ -124,7 +124,9 @@ class ElasticPhoneRegistry(ElasticBase):
             count, towns, last = counts[entry["e164"]]
             out.append({k: v for k, v in entry.items() if not k.startswith("_") and k != "batch"}
                        | {"ads_count": count, "towns": towns,
-                          "last_seen_at": es_iso(last) or entry.get("first_seen_at")})
+                          # The ads' last sighting; once they are purged, the one the purge kept here.
+                          "last_seen_at": max(filter(None, (es_iso(last), entry.get("last_seen_at"))),
+                                              default=entry.get("first_seen_at"))})
         return out
 
     def phone_record(self, e164: str) -> dict[str, Any] | None:

@@ -14,14 +14,16 @@ from index.sqlite.ads import SqliteAds
 from index.sqlite.alerts import SqliteAlerts
 from index.sqlite.audit import SqliteAudit
 from index.sqlite.base import SchemaTooNew
+from index.sqlite.holds import SqliteHolds
 from index.sqlite.phones import SqlitePhoneRegistry
+from index.sqlite.retention import SqliteRetention
 from index.sqlite.runs import SqliteRuns
 from index.sqlite.saved import SqliteSavedSearches
 from index.sqlite.search import SqliteAdSearch
 
 
 class SqliteStore(SqliteAds, SqliteAdSearch, SqlitePhoneRegistry, SqliteAlerts, SqliteRuns, SqliteSavedSearches,
-                  SqliteAudit, SqliteAdmin):
+                  SqliteAudit, SqliteHolds, SqliteRetention, SqliteAdmin):
     """Every part of the Store on one SQLite file: ``SqliteStore(path, readonly=False, timeout=30.0)``."""
 
 

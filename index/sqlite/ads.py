@@ -16,7 +16,7 @@ _DEFAULTS: dict[str, Any] = {"title": "", "text": "", "indicator_score": 0.0, "v
 _INSERT_AD = f"INSERT INTO ads ({', '.join(_AD_COLUMNS)}) VALUES ({', '.join(f':{c}' for c in _AD_COLUMNS)})"
 _UPSERT_AD = _INSERT_AD + " ON CONFLICT(id) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in _AD_COLUMNS if c != "id") + ", missing_count = 0"  # fetched: it is listed
-_OLD_COLUMNS = ("content_hash", "version", "title", "text", "phones", "first_seen_at")
+_OLD_COLUMNS = ("content_hash", "version", "title", "text", "phones", "first_seen_at", "evidence")
 
 
 class SqliteAds(SqliteBase):
@@ -54,7 +54,7 @@ class SqliteAds(SqliteBase):
                     sightings.append((e164, sighting))
                     last_seen[e164] = rules.latest(last_seen.get(e164), seen) or sighting.first_seen_at
                 # The same ad twice in one batch: the second sees the first as stored.
-                olds[ad["id"]] = {k: row[k] for k in _OLD_COLUMNS}
+                olds[ad["id"]] = {k: row[k] for k in _OLD_COLUMNS}  # evidence: as stored (JSON text)
             self._write_links(links)
             # Inside this write transaction no other writer can register a number: the ones
             # this batch enters are new, and only to this batch.
@@ -83,10 +83,12 @@ class SqliteAds(SqliteBase):
             row["version"], row["first_seen_at"], replaced = rules.merge_version(
                 stored, row["content_hash"], row["version"], row["first_seen_at"])
             if replaced:
+                # The replaced version keeps the records it was read from (its own evidence).
                 self.db.execute(
-                    "INSERT OR IGNORE INTO ad_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO ad_versions (ad_id, version, content_hash, title, text, phones, "
+                    "replaced_at, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (ad["id"], old["version"], old["content_hash"], old["title"], old["text"], old["phones"],
-                     row["last_seen_at"]),
+                     row["last_seen_at"], old["evidence"]),
                 )
         row["seen_date"] = rules.seen_date(ad.get("posted_at"), row["first_seen_at"])
         self.db.execute(_UPSERT_AD if old is not None else _INSERT_AD, row)
@@ -139,7 +141,8 @@ class SqliteAds(SqliteBase):
 
     def ad_versions(self, ad_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM ad_versions WHERE ad_id = ? ORDER BY version", (ad_id,))
-        return [dict(r) | {"phones": json.loads(r["phones"] or "[]")} for r in rows]
+        return [dict(r) | {"phones": json.loads(r["phones"] or "[]"),
+                           "evidence": json.loads(r["evidence"]) if r["evidence"] else None} for r in rows]
 
 
 def _links(ad: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:

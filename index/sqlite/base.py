@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import sqlite3
 import stat
 from collections import Counter
@@ -61,18 +62,21 @@ class CheckedConnection(sqlite3.Connection):
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:  # free unless it raises: this runs for every statement
             return super().execute(sql, parameters)
-        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError, MemoryError) as exc:
             raise self._named(exc) from exc
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
         try:
             return super().executemany(sql, parameters)
-        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError, MemoryError) as exc:
             raise self._named(exc) from exc
 
     def _named(self, exc: Exception) -> Exception:
         if isinstance(exc, UnicodeDecodeError):  # SQLite's message quotes bytes from a damaged page
             return damaged(self.path, "a damaged page (SQLite's message is garbled)")
+        if isinstance(exc, MemoryError):  # SQLITE_NOMEM: a damaged record can claim a size no memory holds
+            return damaged(self.path, "SQLite ran out of memory reading it (a damaged record, unless the "
+                                      "machine is really out of memory)")
         assert isinstance(exc, sqlite3.DatabaseError)
         return _translated(self.path, exc)
 
@@ -133,6 +137,8 @@ class SqliteBase:
                     self.db.execute("COMMIT")
                     continue
                 for statement in _split_sql(sql):
+                    if version > 10 and _column_exists(self.db, statement):
+                        continue  # migrations after v10 may meet a file set back by hand: each is re-runnable
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {version}")
                 self.db.execute("COMMIT")
@@ -304,6 +310,17 @@ def check_database_file(path: Path) -> None:
             tighten(own)
         except OSError:
             pass  # not ours to change (someone else's copy, a read-only file system): still readable
+
+
+_ADD_COLUMN = re.compile(r"^\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.I)
+
+
+def _column_exists(db: sqlite3.Connection, statement: str) -> bool:
+    """An ``ALTER TABLE t ADD COLUMN c`` whose column is there already (SQLite has no IF NOT EXISTS for it)."""
+    match = _ADD_COLUMN.match(statement)
+    if not match:
+        return False
+    return any(row[1] == match.group(2) for row in db.execute(f"PRAGMA table_info({match.group(1)})"))
 
 
 def _split_sql(script: str) -> list[str]:

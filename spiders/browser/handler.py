@@ -13,7 +13,10 @@ scrapy-playwright this handler:
   uses more than ``memory_limit_mb``: new pages wait, the open ones finish, the browser closes
   and the next page launches a fresh one;
 - aborts the resource types the source blocks (images, fonts, media) and every request to a
-  host outside the source's ``allowed_domains`` (trackers and ad networks learn nothing of us).
+  host outside the source's ``allowed_domains`` (trackers and ad networks learn nothing of us);
+- with ``ADWATCH_EVIDENCE`` on, collects for the archive what the rendered HTML is not: the main
+  document as Chromium received it, the request it sent, and a PNG screenshot when the source
+  asks (``browser.screenshot``), in ``request.meta`` for ``adwatch/evidence/capture.py``.
 """
 
 from __future__ import annotations
@@ -37,9 +40,11 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
+from adwatch.evidence.capture import BROWSER_CAPTURE, BrowserCapture
 from config.source_kinds import BrowserOptions
 from spiders.browser.assets import CACHED_TYPES, MAX_ASSET_BYTES, AssetCache, cache_seconds
 from spiders.browser.chromium import ChromiumMissing, find_chromium, launch_options
+from spiders.incremental import AD_ID
 
 logger = logging.getLogger(__name__)
 # scrapy-playwright logs each failed page with its traceback; the spider's errback already logs
@@ -55,6 +60,8 @@ _CLOSE_WAIT = 10.0
 # long-lived page accumulates: listeners, caches, detached nodes).
 _PAGE_USES = 50
 DEFAULT_CONTEXT = "default"
+# A screenshot for the archive covers at most this many CSS pixels each way.
+_SHOT_MAX_PX = 4096
 
 
 class PageTimeout(Exception):
@@ -100,6 +107,9 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         sandbox = crawler.settings.getbool("ADWATCH_BROWSER_SANDBOX")
         self.config.launch_options = launch_options(executable, self.allowed_domains, sandbox=sandbox)
         self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        self.archive = crawler.settings.getbool("ADWATCH_EVIDENCE")
+        self.screenshot_kinds = frozenset(self.opts.screenshot_kinds())
+        self._documents: dict[int, PlaywrightResponse] = {}  # request id → its main document (for the archive)
         self._closed = False
         self.config.restart_disconnected_browser = True
         self.abort_request = self._should_abort
@@ -212,11 +222,12 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         self._rendering += 1
         rendered = False
         try:
-            response = await asyncio.wait_for(super()._download_request(request, spider),
+            response = await asyncio.wait_for(self._render_and_capture(request, spider),
                                               timeout=self.opts.page_seconds())
             if self.max_size and len(response.body) > self.max_size:
                 # A DOM a script blew up: refused like any page above DOWNLOAD_MAXSIZE.
                 self.stats.inc_value("adwatch/browser/page_too_large")
+                request.meta.pop(BROWSER_CAPTURE, None)  # nothing of a refused page is archived
                 raise PageTooLarge(f"the rendered page has {len(response.body)} bytes, "
                                    f"more than DOWNLOAD_MAXSIZE ({self.max_size})")
             rendered = True
@@ -230,6 +241,7 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             self.stats.inc_value(f"adwatch/browser/{kind}")
             raise
         finally:
+            self._documents.pop(id(request), None)
             await self._put_back(request, context, keep=rendered)
             self._rendering -= 1
             self._pages_since_launch += 1
@@ -237,6 +249,60 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
             if self._rendering == 0:  # nothing renders now: every page is closed or idle
                 self.stats.set_value("adwatch/browser/pages_left_open", self._pages_still_open() - self._idle_count())
             await self._after_page()
+
+    # -- evidence: what the archive keeps of a rendered page --------------------------
+
+    async def _get_response_and_download(self, request: Request, page: Page, spider: Spider) -> Any:
+        document, download = await super()._get_response_and_download(request, page, spider)
+        if self.archive and isinstance(document, PlaywrightResponse):
+            self._documents[id(request)] = document
+        return document, download
+
+    async def _render_and_capture(self, request: Request, spider: Spider | None) -> Response:
+        """The rendered page, and (archive on) the main document and screenshot in its meta, all
+        within the page's deadline: the page is still open here, so its answer can be read."""
+        response = await super()._download_request(request, spider)
+        document = self._documents.pop(id(request), None)
+        if self.archive and document is not None:
+            capture = await self._capture(request, document)
+            if capture is not None:
+                request.meta[BROWSER_CAPTURE] = capture
+        return response
+
+    async def _capture(self, request: Request, document: PlaywrightResponse) -> BrowserCapture | None:
+        try:
+            # Chromium hands the body over decoded (no Content-Encoding): capture.py marks the record so.
+            body = await document.body()
+            headers = [(h["name"], h["value"]) for h in await document.headers_array()]
+            sent = document.request
+            sent_headers = [(h["name"], h["value"]) for h in await sent.headers_array()]
+        except PlaywrightError:  # the page moved on: the rendered DOM is archived alone
+            self.stats.inc_value("adwatch/evidence/browser_document_missing")
+            return None
+        capture = BrowserCapture(url=document.url, status=document.status, reason=document.status_text,
+                                 headers=headers, body=body, method=sent.method, request_headers=sent_headers,
+                                 request_body=sent.post_data_buffer or b"")
+        kind = "detail" if AD_ID in request.meta else "listing"  # detail requests carry the ad's id
+        page = request.meta.get("playwright_page")
+        if kind in self.screenshot_kinds and isinstance(page, Page) and not page.is_closed():
+            try:
+                capture.screenshot = await self._screenshot(page)
+                self.stats.inc_value("adwatch/browser/screenshots")
+            except PlaywrightError:
+                self.stats.inc_value("adwatch/browser/screenshot_failed")
+        return capture
+
+    async def _screenshot(self, page: Page) -> bytes:
+        """The whole page as PNG, cut at _SHOT_MAX_PX each way: a hostile page can be endless, and
+        a full-page PNG of it would cost seconds and megabytes (what was cut is in the rendered DOM)."""
+        size = await page.evaluate("() => [document.documentElement.scrollWidth, "
+                                   "document.documentElement.scrollHeight]")
+        try:
+            width, height = (max(1, min(int(v), _SHOT_MAX_PX)) for v in size)
+        except (TypeError, ValueError):  # a page that redefined the DOM's properties: its viewport
+            return await page.screenshot(type="png")
+        return await page.screenshot(type="png", full_page=True,
+                                     clip={"x": 0, "y": 0, "width": width, "height": height})
 
     async def _put_back(self, request: Request, context: str, keep: bool) -> None:
         """The request's page: kept for the next request after a clean render, else closed. The
